@@ -1,0 +1,167 @@
+"""The drop-folder contract: which files, which columns, which types.
+
+One table of facts that ingestion validates against and the synthetic org
+writes to, so the two can never drift apart. Column names here are ours; HR
+maps their export's headers onto them in config (`[ingest.columns.<source>]`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Kind(StrEnum):
+    """How a raw text value is parsed and checked."""
+
+    ID = "id"  # non-empty text, trimmed
+    TEXT = "text"  # free text, trimmed, may be empty
+    EMAIL = "email"
+    DATE = "date"
+    TIMESTAMP = "timestamp"
+    NUMBER = "number"
+    INTEGER = "integer"
+    ENUM = "enum"
+    TOPICS = "topics"  # a list such as "career;goals", split on ; | or ,
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    kind: Kind
+    required: bool = False
+    # Sensitive values (names, emails, free text, survey answers) are never
+    # copied into the quarantine table or any message.
+    sensitive: bool = False
+    choices: tuple[str, ...] = ()
+    minimum: float | None = None
+    maximum: float | None = None
+    # Stored columns reach the DuckDB table; others are read to be validated or
+    # not at all (free-text recognition messages are never stored).
+    stored: bool = True
+    # An id column that must name a row of `employees`.
+    references_employee: bool = False
+
+
+@dataclass(frozen=True)
+class Source:
+    name: str
+    columns: tuple[Column, ...]
+    # Columns that identify one fact; a second row with the same key is a duplicate.
+    key: tuple[str, ...]
+    required: bool = True
+    # The date that places an event in time (checked against the plausible range).
+    event_time: str | None = None
+
+    def column(self, name: str) -> Column:
+        for col in self.columns:
+            if col.name == name:
+                return col
+        raise KeyError(name)
+
+    @property
+    def required_columns(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns if c.required)
+
+    @property
+    def stored_columns(self) -> tuple[Column, ...]:
+        return tuple(c for c in self.columns if c.stored)
+
+
+EMPLOYEE_STATUSES = ("active", "leave", "left")
+EXIT_REASONS = ("voluntary", "involuntary")
+ONE_ON_ONE_STATUSES = ("held", "cancelled", "no_show")
+SURVEY_ITEMS = ("freedom", "voice", "decisions", "growth", "recognition", "goals")
+
+EMPLOYEES = Source(
+    name="employees",
+    columns=(
+        Column("employee_id", Kind.ID, required=True),
+        Column("email", Kind.EMAIL, required=True, sensitive=True),
+        Column("manager_id", Kind.ID, required=True),
+        Column("hire_date", Kind.DATE, required=True),
+        Column("status", Kind.ENUM, required=True, choices=EMPLOYEE_STATUSES),
+        Column("name", Kind.TEXT, sensitive=True),
+        Column("department", Kind.TEXT),
+        Column("job_title", Kind.TEXT),
+        Column("location", Kind.TEXT),
+        Column("exit_date", Kind.DATE),
+        Column("exit_reason", Kind.ENUM, choices=EXIT_REASONS),
+    ),
+    key=("employee_id",),
+)
+
+PERFORMANCE = Source(
+    name="performance",
+    columns=(
+        Column("employee_id", Kind.ID, required=True, references_employee=True),
+        Column("review_date", Kind.DATE, required=True),
+        Column("rating", Kind.NUMBER, required=True),
+    ),
+    key=("employee_id", "review_date"),
+    event_time="review_date",
+)
+
+RECOGNITION = Source(
+    name="recognition",
+    columns=(
+        Column("recipient_id", Kind.ID, required=True, references_employee=True),
+        Column("given_at", Kind.TIMESTAMP, required=True),
+        Column("giver_id", Kind.ID),
+        Column("points", Kind.NUMBER, minimum=0),
+        Column("channel", Kind.TEXT),
+        Column("message", Kind.TEXT, sensitive=True, stored=False),
+    ),
+    key=("recipient_id", "giver_id", "given_at"),
+    event_time="given_at",
+)
+
+ONE_ON_ONES = Source(
+    name="one_on_ones",
+    columns=(
+        Column("manager_id", Kind.ID, required=True),
+        Column("employee_id", Kind.ID, required=True, references_employee=True),
+        Column("scheduled_at", Kind.TIMESTAMP, required=True),
+        Column("status", Kind.ENUM, required=True, choices=ONE_ON_ONE_STATUSES),
+        Column("duration_min", Kind.NUMBER, minimum=0, maximum=24 * 60),
+        Column("topics", Kind.TOPICS),
+    ),
+    key=("manager_id", "employee_id", "scheduled_at"),
+    event_time="scheduled_at",
+)
+
+AUTONOMY_SURVEY = Source(
+    name="autonomy_survey",
+    columns=(
+        Column("employee_id", Kind.ID, required=True, references_employee=True),
+        Column("responded_at", Kind.TIMESTAMP, required=True),
+        Column("item", Kind.TEXT, required=True),
+        Column("score", Kind.INTEGER, required=True, sensitive=True, minimum=1, maximum=5),
+    ),
+    key=("employee_id", "responded_at", "item"),
+    event_time="responded_at",
+)
+
+LEARNING = Source(
+    name="learning",
+    columns=(
+        Column("employee_id", Kind.ID, required=True, references_employee=True),
+        Column("completed_at", Kind.TIMESTAMP, required=True),
+        Column("kind", Kind.TEXT),
+    ),
+    key=("employee_id", "completed_at", "kind"),
+    required=False,
+    event_time="completed_at",
+)
+
+SOURCES: tuple[Source, ...] = (
+    EMPLOYEES,
+    PERFORMANCE,
+    RECOGNITION,
+    ONE_ON_ONES,
+    AUTONOMY_SURVEY,
+    LEARNING,
+)
+SOURCES_BY_NAME: dict[str, Source] = {s.name: s for s in SOURCES}
+
+FILE_FORMATS: tuple[str, ...] = (".csv", ".parquet", ".jsonl")

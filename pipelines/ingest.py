@@ -1,0 +1,387 @@
+"""Ingest a drop folder into DuckDB: good rows load, bad rows go to quarantine.
+
+The whole folder is one transaction, so a missing file or an unusable one
+leaves the store exactly as it was. A file whose content hash is already
+recorded is skipped; a changed file replaces the rows it loaded before. Free
+text (recognition messages) is read only to be dropped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+
+import duckdb
+
+from pipelines.contract import EMPLOYEES, FILE_FORMATS, SOURCES, Column, Kind, Source
+from pipelines.errors import IngestError
+from pipelines.readers import STAGE, Staged, quote_ident, stage_file
+from pipelines.store import transaction, utcnow
+
+Progress = Callable[[str, int, int], None]  # (file, files done, files total)
+
+# Quarantine reasons, one place, so reports and tests agree on the words.
+MISSING = "missing {col}"
+NOT_A_DATE = "{col} is not a date"
+IMPOSSIBLE_DATE = "{col} is an impossible date"
+NOT_A_NUMBER = "{col} is not a number"
+NOT_WHOLE = "{col} is not a whole number"
+OUT_OF_RANGE = "{col} is out of range"
+NOT_ALLOWED = "{col} is not one of: {choices}"
+NOT_EMAIL = "{col} is not an email address"
+BAD_ID = "{col} is not a valid id"
+UNKNOWN_MANAGER = "manager_id not found in employees"
+UNKNOWN_EMPLOYEE = "{col} not found in employees"
+EXIT_BEFORE_HIRE = "exit_date is before hire_date"
+DUPLICATE = "duplicate of an earlier row ({key})"
+
+EMAIL_PATTERN = r"^[^@\s<>,;:\"()\[\]\\]+@[^@\s<>,;:\"()\[\]\\]+\.[^@\s<>,;:\"()\[\]\\]+$"
+ID_PATTERN = r"^[^\x00-\x1f\x7f]{1,128}$"
+
+
+@dataclass(frozen=True)
+class IngestOptions:
+    """What ingestion needs from settings, and nothing more."""
+
+    columns: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    date_format: str | None = None
+    max_reject_share: float = 0.25
+    csv_delimiter: str | None = None
+    rating_min: float = 1.0
+    rating_max: float = 5.0
+    earliest_year: int = 1950
+    today: date = field(default_factory=date.today)
+
+
+@dataclass
+class FileReport:
+    path: str
+    source: str
+    status: str  # loaded | unchanged
+    rows_read: int = 0
+    rows_loaded: int = 0
+    rows_quarantined: int = 0
+    reasons: Counter[str] = field(default_factory=Counter)
+
+
+@dataclass
+class IngestReport:
+    run_id: str
+    files: list[FileReport] = field(default_factory=list)
+    ignored: list[str] = field(default_factory=list)
+
+    @property
+    def rows_loaded(self) -> int:
+        return sum(f.rows_loaded for f in self.files)
+
+    @property
+    def rows_quarantined(self) -> int:
+        return sum(f.rows_quarantined for f in self.files)
+
+    @property
+    def changed(self) -> bool:
+        return any(f.status == "loaded" for f in self.files)
+
+
+@dataclass(frozen=True)
+class DropFile:
+    source: Source
+    path: Path
+    relative: str
+
+
+def discover(folder: Path, conn: duckdb.DuckDBPyConnection) -> tuple[list[DropFile], list[str]]:
+    """Find each source's files: `<source>.<ext>` or `<source>/<any>.<ext>`."""
+    if not folder.is_dir():
+        raise IngestError(f"drop folder {folder} does not exist or is not a folder")
+    found: list[DropFile] = []
+    claimed: set[Path] = set()
+    missing: list[str] = []
+    for source in SOURCES:
+        files = [folder / f"{source.name}{ext}" for ext in FILE_FORMATS if (folder / f"{source.name}{ext}").is_file()]
+        sub = folder / source.name
+        if sub.is_dir():
+            files += sorted(p for p in sub.iterdir() if p.is_file() and p.suffix.lower() in FILE_FORMATS)
+        if source is EMPLOYEES and len(files) > 1:
+            names = ", ".join(str(p.relative_to(folder)) for p in files)
+            raise IngestError(f"{folder}: more than one employees file ({names}); keep exactly one")
+        if not files and source.required and not _has_rows(conn, source.name):
+            missing.append(source.name)
+        for path in files:
+            claimed.add(path.resolve())
+            found.append(DropFile(source, path, path.relative_to(folder).as_posix()))
+    if missing:
+        wanted = ", ".join(f"{m}{{{','.join(FILE_FORMATS)}}}" for m in missing)
+        raise IngestError(f"drop folder {folder} is missing required file(s): {wanted}")
+    ignored = sorted(
+        p.relative_to(folder).as_posix()
+        for p in folder.rglob("*")
+        if p.is_file()
+        and p.resolve() not in claimed
+        and not any(part.startswith((".", "_")) for part in p.relative_to(folder).parts)
+    )
+    return found, ignored
+
+
+def _has_rows(conn: duckdb.DuckDBPyConnection, table: str) -> bool:
+    return conn.execute(f"select exists (select 1 from {table})").fetchone() == (True,)
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(1 << 22):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def ingest_folder(
+    conn: duckdb.DuckDBPyConnection,
+    folder: Path,
+    options: IngestOptions,
+    *,
+    run_id: str | None = None,
+    progress: Progress | None = None,
+) -> IngestReport:
+    """Load every changed file of `folder`, all or nothing."""
+    report = IngestReport(run_id=run_id or uuid.uuid4().hex)
+    with transaction(conn):
+        files, report.ignored = discover(folder, conn)
+        for done, drop in enumerate(files):
+            if progress:
+                progress(drop.relative, done, len(files))
+            report.files.append(_ingest_file(conn, drop, options, run_id=report.run_id))
+        if progress:
+            progress("", len(files), len(files))
+        conn.execute(f"drop table if exists {STAGE}")
+        conn.execute("drop table if exists _checked")
+    return report
+
+
+def _ingest_file(
+    conn: duckdb.DuckDBPyConnection, drop: DropFile, options: IngestOptions, *, run_id: str
+) -> FileReport:
+    sha = file_sha256(drop.path)
+    previous = conn.execute("select sha256 from ingested_files where path = ?", [drop.relative]).fetchone()
+    if previous and previous[0] == sha:
+        return FileReport(drop.relative, drop.source.name, "unchanged")
+    staged = stage_file(conn, drop.path, display=drop.relative, delimiter=options.csv_delimiter)
+    mapping = _map_headers(drop, staged, options.columns.get(drop.source.name, {}))
+    _check(conn, drop.source, mapping, options)
+    counts = _replace(conn, drop, staged, run_id=run_id)
+    rows_read = staged.rows + len(staged.rejects)
+    if rows_read == 0:
+        raise IngestError(f"{drop.relative}: no data rows (only a header)")
+    share = counts.rows_quarantined / rows_read
+    if share > options.max_reject_share:
+        top = ", ".join(f"{r} ({n})" for r, n in counts.reasons.most_common(3))
+        raise IngestError(
+            f"{drop.relative}: {counts.rows_quarantined:,} of {rows_read:,} rows rejected ({share:.0%},"
+            f" limit {options.max_reject_share:.0%}); most common: {top}. Nothing was loaded;"
+            " fix the file or raise [ingest] max_reject_share"
+        )
+    conn.execute(
+        "insert or replace into ingested_files values (?, ?, ?, ?, ?, ?, ?, ?)",
+        [drop.relative, drop.source.name, sha, rows_read, counts.rows_loaded, counts.rows_quarantined, utcnow(), run_id],
+    )
+    counts.rows_read = rows_read
+    return counts
+
+
+def _map_headers(drop: DropFile, staged: Staged, configured: Mapping[str, str]) -> dict[str, str]:
+    """Our column -> the staged header holding it (case and space insensitive)."""
+    by_folded = {h.strip().lower(): h for h in staged.headers}
+    mapping: dict[str, str] = {}
+    missing: list[str] = []
+    for col in drop.source.columns:
+        wanted = configured.get(col.name, col.name)
+        header = by_folded.get(wanted.strip().lower())
+        if header is not None:
+            mapping[col.name] = header
+        elif col.required:
+            missing.append(col.name if wanted == col.name else f"{col.name} (mapped to {wanted!r})")
+    if missing:
+        found = ", ".join(staged.headers[:20]) or "none"
+        raise IngestError(
+            f"{drop.relative}: line 1: missing required column(s) {', '.join(missing)}; found columns: {found}."
+            f" Map your headers in [ingest.columns.{drop.source.name}] of retention.toml"
+        )
+    return mapping
+
+
+def _text(mapping: Mapping[str, str], col: Column) -> str:
+    if col.name not in mapping:
+        return "cast(null as varchar)"
+    return f"nullif(trim({quote_ident(mapping[col.name])}), '')"
+
+
+def _date_expr(raw: str, kind: Kind, has_format: bool) -> str:
+    target = "date" if kind is Kind.DATE else "timestamp"
+    parsed = f"try_cast({raw} as {target})"
+    if has_format:
+        parsed = f"coalesce({parsed}, cast(try_strptime({raw}, $date_format) as {target}))"
+    return parsed
+
+
+def _check(
+    conn: duckdb.DuckDBPyConnection, source: Source, mapping: Mapping[str, str], options: IngestOptions
+) -> None:
+    """Build `_checked`: typed columns plus the first reason (if any) each row is bad."""
+    has_format = options.date_format is not None
+    typed: list[str] = []
+    checks: list[tuple[str, str, str]] = []  # (condition, reason, column)
+    for col in source.columns:
+        raw = _text(mapping, col)
+        name = quote_ident(col.name)
+        if col.required:
+            checks.append((f"{raw} is null", MISSING.format(col=col.name), col.name))
+        if col.kind in (Kind.DATE, Kind.TIMESTAMP):
+            parsed = _date_expr(raw, col.kind, has_format)
+            typed.append(f"{parsed} as {name}")
+            checks.append((f"{raw} is not null and {parsed} is null", NOT_A_DATE.format(col=col.name), col.name))
+            latest = "$latest_plan" if source is EMPLOYEES else "$latest_event"
+            checks.append(
+                (
+                    f"{parsed} is not null and (cast({parsed} as date) < $earliest or cast({parsed} as date) > {latest})",
+                    IMPOSSIBLE_DATE.format(col=col.name),
+                    col.name,
+                )
+            )
+        elif col.kind in (Kind.NUMBER, Kind.INTEGER):
+            parsed = f"try_cast({raw} as double)"
+            checks.append((f"{raw} is not null and ({parsed} is null or isnan({parsed}) or isinf({parsed}))",
+                           NOT_A_NUMBER.format(col=col.name), col.name))
+            if col.kind is Kind.INTEGER:
+                checks.append((f"{parsed} is not null and {parsed} <> round({parsed})", NOT_WHOLE.format(col=col.name), col.name))
+                typed.append(f"cast({parsed} as integer) as {name}")
+            else:
+                typed.append(f"{parsed} as {name}")
+            low, high = col.minimum, col.maximum
+            if col.name == "rating":
+                low, high = options.rating_min, options.rating_max
+            if low is not None:
+                checks.append((f"{parsed} < {float(low)!r}", OUT_OF_RANGE.format(col=col.name), col.name))
+            if high is not None:
+                checks.append((f"{parsed} > {float(high)!r}", OUT_OF_RANGE.format(col=col.name), col.name))
+        elif col.kind is Kind.ENUM:
+            values = ", ".join("'" + c + "'" for c in col.choices)
+            typed.append(f"lower({raw}) as {name}")
+            checks.append(
+                (f"{raw} is not null and lower({raw}) not in ({values})",
+                 NOT_ALLOWED.format(col=col.name, choices=", ".join(col.choices)), col.name)
+            )
+        elif col.kind is Kind.EMAIL:
+            typed.append(f"{raw} as {name}")
+            checks.append((f"{raw} is not null and not regexp_matches({raw}, $email_pattern)",
+                           NOT_EMAIL.format(col=col.name), col.name))
+        elif col.kind is Kind.ID:
+            typed.append(f"{raw} as {name}")
+            checks.append((f"{raw} is not null and not regexp_matches({raw}, $id_pattern)",
+                           BAD_ID.format(col=col.name), col.name))
+        elif col.kind is Kind.TOPICS:
+            typed.append(
+                f"list_filter(list_transform(regexp_split_to_array(coalesce(lower({raw}), ''), '[;|,]'),"
+                f" lambda t: trim(t)), lambda t: t <> '') as {name}"
+            )
+        else:
+            typed.append(f"{raw} as {name}")
+    reason = "case " + " ".join(f"when {c} then '{r}'" for c, r, _ in checks) + " end"
+    column = "case " + " ".join(f"when {c} then '{n}'" for c, _, n in checks) + " end"
+    value = "case " + " ".join(
+        f"when {c} then " + ("null" if source.column(n).sensitive else _text(mapping, source.column(n)))
+        for c, _, n in checks
+    ) + " end"
+    params: dict[str, object] = {
+        "earliest": date(options.earliest_year, 1, 1),
+        "latest_event": options.today + timedelta(days=1),
+        "latest_plan": options.today + timedelta(days=366),
+        "email_pattern": EMAIL_PATTERN,
+        "id_pattern": ID_PATTERN,
+    }
+    if has_format:
+        params["date_format"] = options.date_format
+    sql = (
+        f"create or replace temp table _checked as select _line, {', '.join(typed)},"
+        f" {reason} as _reason, {column} as _column, left({value}, 200) as _value from {STAGE}"
+    )
+    # DuckDB refuses named parameters the statement does not use.
+    conn.execute(sql, {k: v for k, v in params.items() if f"${k}" in sql})
+    _mark_relational(conn, source)
+
+
+def _mark_relational(conn: duckdb.DuckDBPyConnection, source: Source) -> None:
+    """Rows that passed the value checks but break a cross-field rule, a key or a reference."""
+    if source is EMPLOYEES:
+        conn.execute(
+            f"update _checked set _reason = '{EXIT_BEFORE_HIRE}', _column = 'exit_date',"
+            " _value = cast(exit_date as varchar) where _reason is null and exit_date < hire_date"
+        )
+    key = ", ".join(quote_ident(k) for k in source.key)
+    conn.execute(
+        f"update _checked set _reason = '{DUPLICATE.format(key=', '.join(source.key))}', _column = ?, _value = null"
+        f" where _line in (select _line from (select _line, row_number() over (partition by {key} order by _line) as n"
+        " from _checked where _reason is null) where n > 1)",
+        [source.key[0]],
+    )
+    if source is EMPLOYEES:
+        conn.execute(
+            f"update _checked set _reason = '{UNKNOWN_MANAGER}', _column = 'manager_id', _value = manager_id"
+            " where _reason is null and manager_id <> employee_id"
+            " and manager_id not in (select employee_id from _checked where employee_id is not null)"
+        )
+        return
+    for col in source.columns:
+        if col.references_employee:
+            name = quote_ident(col.name)
+            conn.execute(
+                f"update _checked set _reason = '{UNKNOWN_EMPLOYEE.format(col=col.name)}', _column = '{col.name}',"
+                f" _value = {name} where _reason is null and {name} not in (select employee_id from employees)"
+            )
+
+
+def _replace(conn: duckdb.DuckDBPyConnection, drop: DropFile, staged: Staged, *, run_id: str) -> FileReport:
+    table = drop.source.name
+    stored = [c.name for c in drop.source.stored_columns]
+    cols = ", ".join(quote_ident(c) for c in stored)
+    now = utcnow()
+    if drop.source is EMPLOYEES:
+        # One employees file is the whole roster: a new one (even renamed) replaces it all.
+        conn.execute("delete from employees")
+        conn.execute("delete from quarantine where source = 'employees'")
+        conn.execute("delete from ingested_files where source = 'employees'")
+    else:
+        conn.execute(f"delete from {table} where _file = ?", [drop.relative])
+        conn.execute("delete from quarantine where file = ?", [drop.relative])
+    conn.execute(
+        f"insert into {table} ({cols}, _file, _line) select {cols}, ?, _line from _checked where _reason is null",
+        [drop.relative],
+    )
+    conn.execute(
+        "insert into quarantine select ?, ?, ?, _line, _column, _reason, _value, ? from _checked where _reason is not null",
+        [run_id, table, drop.relative, now],
+    )
+    if staged.rejects:
+        conn.executemany(
+            "insert into quarantine values (?, ?, ?, ?, null, ?, null, ?)",
+            [[run_id, table, drop.relative, line, reason, now] for line, reason in staged.rejects],
+        )
+    loaded, bad = conn.execute(
+        "select count(*) filter (where _reason is null), count(*) filter (where _reason is not null) from _checked"
+    ).fetchone() or (0, 0)
+    reasons: Counter[str] = Counter(
+        dict(conn.execute("select _reason, count(*) from _checked where _reason is not null group by 1").fetchall())
+    )
+    reasons.update(reason for _, reason in staged.rejects)
+    return FileReport(
+        drop.relative,
+        table,
+        "loaded",
+        rows_loaded=int(loaded),
+        rows_quarantined=int(bad) + len(staged.rejects),
+        reasons=reasons,
+    )

@@ -1,0 +1,272 @@
+"""Read one drop-folder file into a staging table of text columns, with line numbers.
+
+Every value is staged as text so that a wrong type is a quarantined row, never
+a failed load. Each staged row carries `_line`, the line of the file it starts
+on (the row number for Parquet), and structural problems (wrong field count,
+broken quoting, bad UTF-8, unparseable JSON) come back as rejects with their
+line. CSV goes through DuckDB's reader; only files whose records do not map
+one-to-one onto lines (quoted newlines, blank lines) take a slower exact path.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from pipelines.errors import IngestError
+
+STAGE = "_stage"
+
+
+@dataclass
+class Staged:
+    """What a reader left in the `_stage` table, and the rows it could not stage."""
+
+    headers: list[str]
+    rows: int
+    rejects: list[tuple[int, str]] = field(default_factory=list)  # (line, reason)
+
+
+def quote_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def stage_file(
+    conn: duckdb.DuckDBPyConnection, path: Path, *, display: str, delimiter: str | None = None
+) -> Staged:
+    """Fill the temp table `_stage` from `path`; `display` names the file in messages."""
+    suffix = path.suffix.lower()
+    if path.stat().st_size == 0:
+        raise IngestError(f"{display}: the file is empty (expected a header row and data)")
+    if suffix == ".csv":
+        return _stage_csv(conn, path, display=display, delimiter=delimiter)
+    if suffix == ".parquet":
+        return _stage_parquet(conn, path, display=display)
+    if suffix == ".jsonl":
+        return _stage_jsonl(conn, path, display=display)
+    raise IngestError(f"{display}: unsupported file type {suffix!r} (use .csv, .parquet or .jsonl)")
+
+
+def _stage_csv(
+    conn: duckdb.DuckDBPyConnection, path: Path, *, display: str, delimiter: str | None
+) -> Staged:
+    params: dict[str, object] = {"path": str(path)}
+    delim_sql = ""
+    if delimiter:
+        params["delim"] = delimiter
+        delim_sql = ", delim = $delim"
+    conn.execute("drop table if exists _rejects")
+    conn.execute("drop table if exists _rejects_scan")
+    try:
+        conn.execute(
+            "create or replace temp table _stage_raw as "
+            "select * from read_csv($path, all_varchar = true, header = true, quote = '\"',"
+            " escape = '\"', store_rejects = true, rejects_table = '_rejects',"
+            f" rejects_scan = '_rejects_scan', strict_mode = true{delim_sql})",
+            params,
+        )
+    except duckdb.Error as exc:
+        # DuckDB could not even sniff the file: read it the exact way, which reports per line.
+        return _stage_csv_python(conn, path, display=display, delimiter=delimiter, cause=exc)
+    headers = [row[0] for row in conn.execute("describe _stage_raw").fetchall()]
+    good = _count(conn, "_stage_raw")
+    reject_rows = conn.execute(
+        "select line, any_value(error_type) from _rejects group by line order by line"
+    ).fetchall()
+    physical = _physical_lines(path)
+    if physical != 1 + good + len(reject_rows):
+        # Records and lines disagree (quoted newlines, blank lines): number them exactly.
+        return _stage_csv_python(conn, path, display=display, delimiter=delimiter or _delimiter(conn))
+    reject_lines = np.array([int(r[0]) for r in reject_rows], dtype=np.int64)
+    lines = np.setdiff1d(np.arange(2, physical + 1, dtype=np.int64), reject_lines)
+    conn.register("_numbering", pa.table({"_line": lines}))
+    try:
+        conn.execute(
+            f"create or replace temp table {STAGE} as"
+            " select * from _stage_raw positional join _numbering"
+        )
+    finally:
+        conn.unregister("_numbering")
+        conn.execute("drop table _stage_raw")
+    rejects = [(int(line), _csv_reason(kind)) for line, kind in reject_rows]
+    return Staged(headers=headers, rows=good, rejects=rejects)
+
+
+def _delimiter(conn: duckdb.DuckDBPyConnection) -> str | None:
+    row = conn.execute("select delimiter from _rejects_scan limit 1").fetchone()
+    return str(row[0]) if row and row[0] else None
+
+
+def _csv_reason(kind: str) -> str:
+    return {
+        "MISSING COLUMNS": "too few fields on this line",
+        "TOO MANY COLUMNS": "too many fields on this line",
+        "UNQUOTED VALUE": "a quote character inside an unquoted value",
+        "LINE SIZE OVER MAXIMUM": "line too long",
+        "INVALID ENCODING": "not valid UTF-8",
+        "INVALID UNICODE": "not valid UTF-8",
+    }.get(str(kind), f"unreadable line ({str(kind).lower()})")
+
+
+def _physical_lines(path: Path) -> int:
+    """Lines in the file, counting a last line without a newline."""
+    count = 0
+    last = b"\n"
+    with path.open("rb") as fh:
+        while chunk := fh.read(1 << 22):
+            count += chunk.count(b"\n")
+            last = chunk[-1:]
+    return count + (0 if last == b"\n" else 1)
+
+
+def _stage_csv_python(
+    conn: duckdb.DuckDBPyConnection,
+    path: Path,
+    *,
+    display: str,
+    delimiter: str | None,
+    cause: Exception | None = None,
+) -> Staged:
+    raw = path.read_bytes()
+    text = raw.decode("utf-8-sig", errors="surrogateescape")
+    if delimiter is None:
+        try:
+            delimiter = csv.Sniffer().sniff(text[:65536], delimiters=",;\t|").delimiter
+        except csv.Error:
+            delimiter = ","
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quotechar='"', doublequote=True)
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise IngestError(f"{display}: the file is empty (expected a header row and data)") from None
+    except csv.Error as exc:
+        raise IngestError(f"{display}: line 1: the header row cannot be read ({exc})") from cause
+    headers = [h.strip() for h in header]
+    width = len(headers)
+    columns: list[list[str | None]] = [[] for _ in headers]
+    lines: list[int] = []
+    rejects: list[tuple[int, str]] = []
+    start = reader.line_num + 1
+    while True:
+        try:
+            record = next(reader)
+        except StopIteration:
+            break
+        except csv.Error:
+            rejects.append((start, "unreadable line (broken quoting)"))
+            start = reader.line_num + 1
+            continue
+        line = start
+        start = reader.line_num + 1
+        if not record or (len(record) == 1 and not record[0].strip()):
+            continue  # blank line
+        if len(record) != width:
+            reason = "too few fields on this line" if len(record) < width else "too many fields on this line"
+            rejects.append((line, reason))
+            continue
+        if any(_has_surrogates(v) for v in record):
+            rejects.append((line, "not valid UTF-8"))
+            continue
+        for i, value in enumerate(record):
+            columns[i].append(value)
+        lines.append(line)
+    _register_stage(conn, headers, columns, lines)
+    return Staged(headers=headers, rows=len(lines), rejects=rejects)
+
+
+def _has_surrogates(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _stage_parquet(conn: duckdb.DuckDBPyConnection, path: Path, *, display: str) -> Staged:
+    try:
+        names = [
+            row[0]
+            for row in conn.execute("describe select * from read_parquet($path)", {"path": str(path)}).fetchall()
+        ]
+        casts = ", ".join(f"cast({quote_ident(n)} as varchar) as {quote_ident(n)}" for n in names)
+        conn.execute(
+            f"create or replace temp table {STAGE} as select {casts}, file_row_number + 1 as _line"
+            " from read_parquet($path, file_row_number = true)",
+            {"path": str(path)},
+        )
+    except duckdb.Error as exc:
+        raise IngestError(f"{display}: not a readable Parquet file ({_first_line(exc)})") from None
+    return Staged(headers=names, rows=_count(conn, STAGE))
+
+
+def _stage_jsonl(conn: duckdb.DuckDBPyConnection, path: Path, *, display: str) -> Staged:
+    headers: dict[str, None] = {}
+    records: list[tuple[int, dict[str, object]]] = []
+    rejects: list[tuple[int, str]] = []
+    with path.open("rb") as fh:
+        for number, raw in enumerate(fh, start=1):
+            if not raw.strip():
+                continue
+            try:
+                obj = json.loads(raw.decode("utf-8-sig" if number == 1 else "utf-8"))
+            except UnicodeDecodeError:
+                rejects.append((number, "not valid UTF-8"))
+                continue
+            except json.JSONDecodeError:
+                rejects.append((number, "not valid JSON"))
+                continue
+            if not isinstance(obj, dict):
+                rejects.append((number, "not a JSON object"))
+                continue
+            for key in obj:
+                headers.setdefault(str(key), None)
+            records.append((number, obj))
+    names = list(headers)
+    columns: list[list[str | None]] = [[_json_text(obj.get(n)) for _, obj in records] for n in names]
+    _register_stage(conn, names, columns, [n for n, _ in records])
+    return Staged(headers=names, rows=len(records), rejects=rejects)
+
+
+def _json_text(value: object) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return ";".join(value)
+    return json.dumps(value)
+
+
+def _register_stage(
+    conn: duckdb.DuckDBPyConnection, headers: list[str], columns: list[list[str | None]], lines: list[int]
+) -> None:
+    if len(set(headers)) != len(headers):
+        seen: set[str] = set()
+        headers = [h if h not in seen and not seen.add(h) else f"{h}_{i}" for i, h in enumerate(headers)]
+    arrays = [pa.array(col, type=pa.string()) for col in columns]
+    table = pa.table(arrays + [pa.array(lines, type=pa.int64())], names=[*headers, "_line"])
+    conn.register("_stage_view", table)
+    try:
+        conn.execute(f"create or replace temp table {STAGE} as select * from _stage_view")
+    finally:
+        conn.unregister("_stage_view")
+
+
+def _count(conn: duckdb.DuckDBPyConnection, table: str) -> int:
+    row = conn.execute(f"select count(*) from {table}").fetchone()
+    return int(row[0]) if row else 0
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0][:200]

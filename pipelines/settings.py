@@ -1,0 +1,241 @@
+"""Settings: one TOML file HR edits, overridden by `RETENTION_*` environment variables.
+
+Loaded once at the edge (CLI callback, flow start) and passed down as a typed
+object; nothing in `models/` or `nudges/` reads settings itself. Precedence,
+last wins: defaults < TOML file < environment (nested keys joined with `__`,
+e.g. `RETENTION_STORE__PATH`). Secrets are `SecretStr` and unwrapped only at
+the call that needs them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from pipelines.contract import SOURCES_BY_NAME
+from pipelines.errors import ConfigError
+
+ENV_PREFIX = "RETENTION_"
+CONFIG_ENV_VAR = "RETENTION_CONFIG"
+DEFAULT_CONFIG_FILE = Path("retention.toml")
+
+
+class Section(BaseModel):
+    """A `[table]` of the config file; unknown keys are typos, so they fail."""
+
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+
+class StoreSettings(Section):
+    path: Path = Path("retention.duckdb")
+
+
+class IngestSettings(Section):
+    # Our column name -> the header in your export, per source file.
+    columns: dict[str, dict[str, str]] = Field(default_factory=dict)
+    # strptime format for dates that are not ISO (e.g. "%d/%m/%Y"); ISO always works.
+    date_format: str | None = None
+    # A file whose rejected share exceeds this is unusable and the ingest stops.
+    max_reject_share: float = Field(default=0.25, ge=0.0, le=1.0)
+    # Field separator for CSV; None lets DuckDB detect it.
+    csv_delimiter: str | None = None
+    rating_min: float = 1.0
+    rating_max: float = 5.0
+    # Events dated before this year are impossible, not history.
+    earliest_year: int = Field(default=1950, ge=1900)
+
+    @field_validator("columns")
+    @classmethod
+    def _known_sources(cls, value: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+        for source, mapping in value.items():
+            if source not in SOURCES_BY_NAME:
+                raise ValueError(
+                    f"unknown source {source!r}; expected one of {', '.join(SOURCES_BY_NAME)}"
+                )
+            known = {c.name for c in SOURCES_BY_NAME[source].columns}
+            for ours in mapping:
+                if ours not in known:
+                    raise ValueError(
+                        f"{source} has no column {ours!r}; expected one of {', '.join(sorted(known))}"
+                    )
+        return value
+
+
+class StarSettings(Section):
+    # A star has a latest rating of at least this (None: not used) ...
+    min_rating: float | None = 4.0
+    # ... and/or is in this top share of latest ratings (0.2 = top 20%; None: not used).
+    top_share: float | None = Field(default=None, gt=0.0, le=1.0)
+    # "any": either rule makes a star; "all": every rule that is set must hold.
+    combine: Literal["any", "all"] = "any"
+
+
+class RulesSettings(Section):
+    """The transparent cold-start score: a weighted mean of signal gaps, 0 to 1."""
+
+    threshold: float = Field(default=0.35, ge=0.0, le=1.0)
+    weight_recognition: float = Field(default=1.0, ge=0.0)
+    weight_one_on_ones: float = Field(default=1.0, ge=0.0)
+    weight_career: float = Field(default=1.0, ge=0.0)
+    weight_autonomy: float = Field(default=1.0, ge=0.0)
+
+
+class NudgeSettings(Section):
+    per_manager: int = Field(default=3, ge=1, le=20)
+    # A catalog file of your own; None uses the one shipped in nudges/catalog.toml.
+    catalog: Path | None = None
+    # Kinds switched off here win over `enabled = true` in the catalog.
+    disabled_kinds: list[str] = Field(default_factory=list)
+    # What the email may say about risk: nothing, a band (higher/elevated), or the score.
+    display: Literal["hidden", "band", "score"] = "hidden"
+    # Send a short note to managers with nothing to do this week.
+    all_clear: bool = False
+
+
+class EmailSettings(Section):
+    sender: str = "People Team <people@example.com>"
+    reply_to: str = "people@example.com"
+    # mailto: or https: address for List-Unsubscribe.
+    unsubscribe: str = "mailto:people@example.com?subject=unsubscribe"
+    organisation: str = "Example Corp"
+
+
+class DeliverySettings(Section):
+    mode: Literal["files", "smtp"] = "files"
+    outbox_dir: Path = Path("outbox")
+
+
+class SmtpSettings(Section):
+    host: str = "localhost"
+    port: int = Field(default=25, ge=1, le=65535)
+    tls: Literal["starttls", "implicit", "none"] = "starttls"
+    username: str | None = None
+    password: SecretStr | None = None
+    timeout_s: float = Field(default=30.0, gt=0)
+
+
+class Settings(BaseSettings):
+    """Everything HR and operators can tune; see retention.toml for each key."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        extra="forbid",
+        validate_default=True,
+    )
+
+    store: StoreSettings = Field(default_factory=StoreSettings)
+    ingest: IngestSettings = Field(default_factory=IngestSettings)
+    stars: StarSettings = Field(default_factory=StarSettings)
+    rules: RulesSettings = Field(default_factory=RulesSettings)
+    nudges: NudgeSettings = Field(default_factory=NudgeSettings)
+    email: EmailSettings = Field(default_factory=EmailSettings)
+    delivery: DeliverySettings = Field(default_factory=DeliverySettings)
+    smtp: SmtpSettings = Field(default_factory=SmtpSettings)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # First wins: the environment beats the TOML file, which arrives as init values.
+        return (env_settings, init_settings)
+
+
+def resolve_config_path(
+    explicit: Path | None, *, environ: Mapping[str, str] | None = None
+) -> Path | None:
+    """Which config file applies: --config, else $RETENTION_CONFIG, else ./retention.toml."""
+    environ = os.environ if environ is None else environ
+    if explicit is not None:
+        if not explicit.is_file():
+            raise ConfigError(f"config file {explicit} (from --config) does not exist")
+        return explicit
+    named = environ.get(CONFIG_ENV_VAR)
+    if named:
+        path = Path(named)
+        if not path.is_file():
+            raise ConfigError(f"config file {path} (from {CONFIG_ENV_VAR}) does not exist")
+        return path
+    return DEFAULT_CONFIG_FILE if DEFAULT_CONFIG_FILE.is_file() else None
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot be read: {exc.strerror}") from None
+
+
+def load_settings(
+    config_path: Path | None = None,
+    *,
+    overrides: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Build the effective settings once; fail fast with the key, value and expectation.
+
+    `overrides` (dotted keys such as ``nudges.per_manager``) sit above the TOML
+    file and below the environment; `retention preview --set` uses them.
+    """
+    path = resolve_config_path(config_path)
+    data: dict[str, Any] = read_toml(path) if path else {}
+    for dotted, value in (overrides or {}).items():
+        _set_dotted(data, dotted, value)
+    try:
+        return Settings(**data)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, path, os.environ)) from None
+
+
+def _set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
+    *parents, leaf = dotted.split(".")
+    node = data
+    for part in parents:
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise ConfigError(f"cannot set {dotted}: {part} is not a table")
+        node = child
+    node[leaf] = value
+
+
+def _describe(exc: ValidationError, path: Path | None, environ: Mapping[str, str]) -> str:
+    lines = []
+    for err in exc.errors():
+        loc = [str(p) for p in err["loc"]]
+        key = ".".join(loc)
+        env_name = ENV_PREFIX + "__".join(p.upper() for p in loc)
+        origin = f"env {env_name}" if env_name in environ else (str(path) if path else "defaults")
+        secret = any(part in {"password", "token", "secret"} for part in loc)
+        shown = "'**********'" if secret else _short(err.get("input"))
+        if err["type"] == "extra_forbidden":
+            lines.append(f"{origin}: unknown key {key!r} (check the spelling against retention.toml)")
+        else:
+            lines.append(f"{origin}: {key} = {shown}: {err['msg']}")
+    return "invalid configuration:\n  " + "\n  ".join(lines)
+
+
+def _short(value: Any) -> str:
+    try:
+        text = json.dumps(value, default=str)
+    except (TypeError, ValueError):
+        text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def settings_as_dict(settings: Settings) -> dict[str, Any]:
+    """The effective config for display, with secrets masked."""
+    return settings.model_dump(mode="json")

@@ -1,0 +1,120 @@
+"""The DuckDB store: one file, a versioned schema, plain messages when it is busy.
+
+Migrations are numbered `.sql` files in `pipelines/sql/migrations/`; each runs
+once, in order, inside a transaction, and is recorded in `schema_migrations`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+
+import duckdb
+
+from pipelines.errors import StoreError, StoreLockedError
+
+MIGRATIONS_DIR = Path(__file__).parent / "sql" / "migrations"
+_MIGRATION_NAME = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
+
+
+def migrations() -> list[tuple[int, Path]]:
+    found = []
+    for path in sorted(MIGRATIONS_DIR.iterdir()):
+        match = _MIGRATION_NAME.match(path.name)
+        if match:
+            found.append((int(match.group(1)), path))
+    return found
+
+
+SCHEMA_VERSION = migrations()[-1][0]
+
+
+def connect(path: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """Open (creating if needed) and migrate the store at `path`."""
+    path = Path(path)
+    if read_only and not path.exists():
+        raise StoreError(f"no store at {path}: run `retention ingest DIR` (or `retention demo`) first")
+    if not read_only:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        conn = duckdb.connect(str(path), read_only=read_only)
+    except duckdb.IOException as exc:
+        if "lock" in str(exc).lower():
+            raise StoreLockedError(
+                f"the store {path} is in use by another process (another `retention` command or a"
+                " notebook); wait for it to finish or close it, then try again"
+            ) from None
+        raise StoreError(f"cannot open the store {path}: {exc}") from None
+    except duckdb.Error as exc:
+        raise StoreError(f"cannot open the store {path}: {exc}") from None
+    if not read_only:
+        migrate(conn)
+    else:
+        version = current_version(conn)
+        if version < SCHEMA_VERSION:
+            conn.close()
+            raise StoreError(
+                f"the store {path} has schema version {version}, this program needs {SCHEMA_VERSION};"
+                " run any writing command (e.g. `retention ingest`) to migrate it"
+            )
+    return conn
+
+
+@contextmanager
+def open_store(path: Path, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+    conn = connect(path, read_only=read_only)
+    try:
+        yield conn
+    finally:
+        conn.close()
+
+
+def current_version(conn: duckdb.DuckDBPyConnection) -> int:
+    exists = conn.execute(
+        "select count(*) from information_schema.tables where table_name = 'schema_migrations'"
+    ).fetchone()
+    if not exists or not exists[0]:
+        return 0
+    row = conn.execute("select coalesce(max(version), 0) from schema_migrations").fetchone()
+    return int(row[0]) if row else 0
+
+
+def migrate(conn: duckdb.DuckDBPyConnection) -> int:
+    """Apply pending migrations; returns the resulting schema version."""
+    conn.execute(
+        "create table if not exists schema_migrations (version integer primary key, applied_at timestamp not null)"
+    )
+    version = current_version(conn)
+    if version > SCHEMA_VERSION:
+        raise StoreError(
+            f"the store has schema version {version}, newer than this program ({SCHEMA_VERSION});"
+            " upgrade retention-nudges"
+        )
+    for number, path in migrations():
+        if number <= version:
+            continue
+        with transaction(conn):
+            conn.execute(path.read_text(encoding="utf-8"))
+            conn.execute("insert into schema_migrations values (?, ?)", [number, utcnow()])
+        version = number
+    return version
+
+
+@contextmanager
+def transaction(conn: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """All or nothing: any exception rolls back and re-raises."""
+    conn.execute("begin transaction")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("rollback")
+        raise
+    conn.execute("commit")
+
+
+def utcnow() -> datetime:
+    """Naive UTC, which is what DuckDB's TIMESTAMP holds."""
+    return datetime.now(timezone.utc).replace(tzinfo=None)
