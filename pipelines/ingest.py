@@ -21,7 +21,7 @@ import duckdb
 from pipelines.contract import EMPLOYEES, FILE_FORMATS, SOURCES, Column, Kind, Source
 from pipelines.errors import IngestError
 from pipelines.readers import STAGE, Staged, quote_ident, stage_file
-from pipelines.store import transaction, utcnow
+from pipelines.store import fetch_one, fetch_value, transaction, utcnow
 
 Progress = Callable[[str, int, int], None]  # (file, files done, files total)
 
@@ -129,7 +129,7 @@ def discover(folder: Path, conn: duckdb.DuckDBPyConnection) -> tuple[list[DropFi
 
 
 def _has_rows(conn: duckdb.DuckDBPyConnection, table: str) -> bool:
-    return conn.execute(f"select exists (select 1 from {table})").fetchone() == (True,)
+    return bool(fetch_value(conn, f"select exists (select 1 from {table})"))
 
 
 def file_sha256(path: Path) -> str:
@@ -167,8 +167,8 @@ def _ingest_file(
     conn: duckdb.DuckDBPyConnection, drop: DropFile, options: IngestOptions, *, run_id: str
 ) -> FileReport:
     sha = file_sha256(drop.path)
-    previous = conn.execute("select sha256 from ingested_files where path = ?", [drop.relative]).fetchone()
-    if previous and previous[0] == sha:
+    previous = fetch_value(conn, "select sha256 from ingested_files where path = ?", [drop.relative])
+    if previous == sha:
         return FileReport(drop.relative, drop.source.name, "unchanged")
     staged = stage_file(conn, drop.path, display=drop.relative, delimiter=options.csv_delimiter)
     mapping = _map_headers(drop, staged, options.columns.get(drop.source.name, {}))
@@ -370,9 +370,9 @@ def _replace(conn: duckdb.DuckDBPyConnection, drop: DropFile, staged: Staged, *,
             "insert into quarantine values (?, ?, ?, ?, null, ?, null, ?)",
             [[run_id, table, drop.relative, line, reason, now] for line, reason in staged.rejects],
         )
-    loaded, bad = conn.execute(
-        "select count(*) filter (where _reason is null), count(*) filter (where _reason is not null) from _checked"
-    ).fetchone() or (0, 0)
+    loaded, bad = fetch_one(
+        conn, "select count(*) filter (where _reason is null), count(*) filter (where _reason is not null) from _checked"
+    ) or (0, 0)
     reasons: Counter[str] = Counter(
         dict(conn.execute("select _reason, count(*) from _checked where _reason is not null group by 1").fetchall())
     )

@@ -21,6 +21,7 @@ import numpy as np
 import pyarrow as pa
 
 from pipelines.errors import IngestError
+from pipelines.store import fetch_value
 
 STAGE = "_stage"
 
@@ -100,8 +101,8 @@ def _stage_csv(
 
 
 def _delimiter(conn: duckdb.DuckDBPyConnection) -> str | None:
-    row = conn.execute("select delimiter from _rejects_scan limit 1").fetchone()
-    return str(row[0]) if row and row[0] else None
+    value = fetch_value(conn, "select delimiter from _rejects_scan limit 1")
+    return str(value) if value else None
 
 
 def _csv_reason(kind: str) -> str:
@@ -264,8 +265,7 @@ def _register_stage(
 
 
 def _count(conn: duckdb.DuckDBPyConnection, table: str) -> int:
-    row = conn.execute(f"select count(*) from {table}").fetchone()
-    return int(row[0]) if row else 0
+    return int(fetch_value(conn, f"select count(*) from {table}") or 0)
 
 
 def _first_line(exc: Exception) -> str:

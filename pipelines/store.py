@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
@@ -73,13 +74,12 @@ def open_store(path: Path, *, read_only: bool = False) -> Iterator[duckdb.DuckDB
 
 
 def current_version(conn: duckdb.DuckDBPyConnection) -> int:
-    exists = conn.execute(
-        "select count(*) from information_schema.tables where table_name = 'schema_migrations'"
-    ).fetchone()
-    if not exists or not exists[0]:
+    exists = fetch_value(
+        conn, "select count(*) from information_schema.tables where table_name = 'schema_migrations'"
+    )
+    if not exists:
         return 0
-    row = conn.execute("select coalesce(max(version), 0) from schema_migrations").fetchone()
-    return int(row[0]) if row else 0
+    return int(fetch_value(conn, "select coalesce(max(version), 0) from schema_migrations") or 0)
 
 
 def migrate(conn: duckdb.DuckDBPyConnection) -> int:
@@ -113,6 +113,23 @@ def transaction(conn: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConn
         conn.execute("rollback")
         raise
     conn.execute("commit")
+
+
+def fetch_one(
+    conn: duckdb.DuckDBPyConnection, sql: str, params: object = None
+) -> tuple[Any, ...] | None:
+    """The first row, with the result fully consumed.
+
+    DuckDB refuses further work (e.g. `register`) on a connection whose last
+    result was only partly fetched, so never leave one open with `fetchone()`.
+    """
+    rows = conn.execute(sql, params).fetchall() if params is not None else conn.execute(sql).fetchall()
+    return rows[0] if rows else None
+
+
+def fetch_value(conn: duckdb.DuckDBPyConnection, sql: str, params: object = None) -> Any:
+    row = fetch_one(conn, sql, params)
+    return row[0] if row else None
 
 
 def utcnow() -> datetime:

@@ -1,0 +1,50 @@
+"""Point-in-time features for one as-of moment, computed in DuckDB from `features.sql`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+import numpy as np
+
+FEATURES_SQL = (Path(__file__).parent / "features.sql").read_text(encoding="utf-8")
+
+
+@dataclass(frozen=True)
+class Features:
+    """Column arrays, one row per employee on the roster at `as_of` (sorted by id)."""
+
+    as_of: datetime
+    columns: dict[str, np.ndarray]
+
+    def __len__(self) -> int:
+        return len(self.columns["employee_id"])
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self.columns[name]
+
+    def numeric(self, name: str) -> np.ndarray:
+        """A column as float64 with NaN for missing values."""
+        col = self.columns[name]
+        if isinstance(col, np.ma.MaskedArray):
+            return col.astype(np.float64).filled(np.nan)
+        return np.asarray(col, dtype=np.float64)
+
+
+def compute_features(conn: duckdb.DuckDBPyConnection, as_of: datetime) -> Features:
+    """Everyone on the roster at `as_of`, from events strictly before it."""
+    result = conn.execute(FEATURES_SQL, {"as_of": as_of}).fetchnumpy()
+    columns = {name: _plain(values) for name, values in result.items()}
+    return Features(as_of=as_of, columns=columns)
+
+
+def _plain(values: np.ndarray) -> np.ndarray:
+    """Text columns as object arrays with None; numbers keep their mask for `numeric()`."""
+    if values.dtype == object or values.dtype.kind in "US":
+        if isinstance(values, np.ma.MaskedArray):
+            out = values.astype(object).filled(None)
+            return np.asarray(out, dtype=object)
+        return np.asarray(values, dtype=object)
+    return values

@@ -1,0 +1,113 @@
+"""The outbox: one message per (ISO week, manager), whatever happens after.
+
+A digest enters the `outbox` table once; a re-run of the week finds it there
+and adds nothing. Files mode then writes each message as `<manager>.eml` plus
+an HTML preview; the files are a view of the table, so a deleted file is
+written again byte for byte (same Message-ID), never a second, different email.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import tempfile
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.policy import SMTP
+from pathlib import Path
+
+import duckdb
+
+from nudges.render import Digest
+from pipelines.errors import DeliveryError
+from pipelines.store import fetch_value, utcnow
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
+
+
+def safe_filename(manager_id: str) -> str:
+    """A file name that cannot escape the folder, distinct for distinct ids."""
+    cleaned = _UNSAFE.sub("_", manager_id).lstrip(".")
+    if cleaned == manager_id and cleaned:
+        return cleaned
+    suffix = hashlib.sha256(manager_id.encode("utf-8")).hexdigest()[:8]
+    return f"{cleaned[:60] or 'manager'}-{suffix}"
+
+
+def message_bytes(message: EmailMessage) -> bytes:
+    return message.as_bytes(policy=SMTP)
+
+
+def enqueue(conn: duckdb.DuckDBPyConnection, digest: Digest, message: EmailMessage) -> bool:
+    """Queue the week's digest for this manager unless one is already there. True if added."""
+    if fetch_value(
+        conn, "select count(*) from outbox where week = ? and manager_id = ?", [digest.week, digest.manager_id]
+    ):
+        return False
+    conn.execute(
+        "insert into outbox (week, manager_id, message_id, recipient, subject, message, html, nudge_count,"
+        " state, created_at) values (?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?) on conflict do nothing",
+        [
+            digest.week,
+            digest.manager_id,
+            digest.message_id,
+            digest.recipient,
+            digest.subject,
+            message_bytes(message),
+            digest.html,
+            digest.nudge_count,
+            utcnow(),
+        ],
+    )
+    return True
+
+
+@dataclass
+class FilesReport:
+    folder: Path
+    written: int = 0
+    unchanged: int = 0
+
+
+def deliver_files(conn: duckdb.DuckDBPyConnection, week: str, outbox_dir: Path) -> FilesReport:
+    """Write every message of the week under `outbox_dir/<week>/`; mark queued ones sent."""
+    folder = Path(outbox_dir) / week
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DeliveryError(f"cannot create the outbox folder {folder}: {exc.strerror}") from None
+    report = FilesReport(folder=folder)
+    rows = conn.execute(
+        "select manager_id, message, html, state from outbox where week = ? order by manager_id", [week]
+    ).fetchall()
+    for manager_id, message, html, state in rows:
+        name = safe_filename(manager_id)
+        changed = _write_if_different(folder / f"{name}.eml", bytes(message))
+        changed |= _write_if_different(folder / f"{name}.html", html.encode("utf-8"))
+        report.written += changed
+        report.unchanged += not changed
+        if state != "sent":
+            conn.execute(
+                "update outbox set state = 'sent', delivered_at = ? where week = ? and manager_id = ?",
+                [utcnow(), week, manager_id],
+            )
+    return report
+
+
+def _write_if_different(path: Path, data: bytes) -> bool:
+    """Atomic write (temp file + rename) so a crash never leaves half a message."""
+    try:
+        if path.is_file() and path.read_bytes() == data:
+            return False
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    except OSError as exc:
+        raise DeliveryError(f"cannot write {path}: {exc.strerror}") from None
+    return True

@@ -1,0 +1,244 @@
+"""Turn a manager's picks into a digest: words, templates, and an RFC 5322 message.
+
+Templates live in the top-level `templates/` folder (Jinja2, autoescaped HTML,
+strict about undefined names). Phrasing is chosen deterministically per person,
+kind and week, so re-rendering a week gives the same message and consecutive
+weeks do not read like a form letter.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import formatdate, getaddresses
+from functools import lru_cache
+from pathlib import Path
+
+import css_inline
+import jinja2
+
+from nudges.catalog import NudgeKind
+from nudges.evidence import describe
+from nudges.select import Pick
+from pipelines.errors import RenderError
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+
+
+def template_dir() -> Path:
+    """`templates/` beside the packages in a checkout, or shipped inside `nudges` in a wheel."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here.parent / "templates", here / "_templates"):
+        if (candidate / "digest.html").is_file():
+            return candidate
+    raise RenderError(f"templates folder not found next to {here}")
+
+
+def _capitalize_first(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+@lru_cache(maxsize=4)
+def environment(folder: Path | None = None) -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(folder or template_dir())),
+        autoescape=jinja2.select_autoescape(enabled_extensions=("html",), default_for_string=True),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["capitalize_first"] = _capitalize_first
+    return env
+
+
+_INLINER = css_inline.CSSInliner(keep_at_rules=True, load_remote_stylesheets=False)
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who digests come from, as HR configured it."""
+
+    sender: str
+    reply_to: str
+    unsubscribe: str
+    organisation: str
+    display: str = "hidden"  # hidden | band | score
+
+
+@dataclass(frozen=True)
+class Contact:
+    """A person as the digest may name them: never more than a name and an address."""
+
+    employee_id: str
+    name: str | None
+    email: str | None
+
+
+@dataclass(frozen=True)
+class ItemView:
+    name: str
+    title: str
+    action: str
+    question: str
+    evidence: str
+    why: str
+    skip_level: bool
+    band: str
+
+
+@dataclass(frozen=True)
+class Digest:
+    week: str
+    manager_id: str
+    recipient: str  # the formatted To: header value
+    subject: str
+    text: str
+    html: str
+    message_id: str
+    nudge_count: int
+
+
+def choose(options: Sequence[str], *key: str) -> str:
+    """The same option for the same key, spread evenly across keys."""
+    digest = hashlib.sha256("\x1f".join(key).encode("utf-8")).digest()
+    return options[int.from_bytes(digest[:8], "big") % len(options)]
+
+
+def clean_display_name(name: str | None) -> str:
+    """A name safe for a header: no control characters, no line breaks, bounded length."""
+    return _CONTROL.sub(" ", name or "").strip()[:100]
+
+
+def first_name(contact: Contact) -> str:
+    tokens = [t.strip(",;.") for t in clean_display_name(contact.name).split()]
+    tokens = [t for t in tokens if t]
+    return tokens[0] if tokens else "them"
+
+
+def _band(risk: float, display: str) -> str:
+    if display == "score":
+        return f"Priority score: {risk:.2f}"
+    if display == "band":
+        return "Priority: high" if risk >= 0.6 else "Priority: elevated"
+    return ""
+
+
+def item_view(pick: Pick, kind: NudgeKind, contact: Contact, *, week: str, display: str) -> ItemView:
+    key = (pick.employee_id, kind.id, week)
+    first = first_name(contact)
+    return ItemView(
+        name=clean_display_name(contact.name) or f"Employee {contact.employee_id}",
+        title=kind.title,
+        action=choose(kind.actions, *key, "action").format(first_name=first),
+        question=choose(kind.questions, *key, "question"),
+        evidence=describe(kind.evidence, pick.evidence),
+        why=choose(kind.why, *key, "why"),
+        skip_level=pick.skip_level,
+        band=_band(pick.risk, display),
+    )
+
+
+def message_id(week: str, manager_id: str, identity: Identity) -> str:
+    """Stable per (week, manager): a resend carries the same id so receivers can de-duplicate."""
+    token = hashlib.sha256(f"{week}\x1f{manager_id}".encode("utf-8")).hexdigest()[:32]
+    return f"<{token}.{week.lower()}@{sender_domain(identity)}>"
+
+
+def sender_domain(identity: Identity) -> str:
+    addresses = getaddresses([identity.sender])
+    if not addresses or "@" not in addresses[0][1]:
+        raise RenderError(f"[email] sender {identity.sender!r} is not an email address")
+    return addresses[0][1].rsplit("@", 1)[1]
+
+
+def recipient_header(contact: Contact) -> str:
+    if not contact.email:
+        raise RenderError(f"manager {contact.employee_id} has no email address")
+    try:
+        local, _, domain = contact.email.strip().rpartition("@")
+        address = Address(display_name=clean_display_name(contact.name), username=local, domain=domain)
+    except (ValueError, IndexError) as exc:
+        raise RenderError(f"manager {contact.employee_id} has an unusable email address") from exc
+    if not local or not domain or _CONTROL.search(contact.email):
+        raise RenderError(f"manager {contact.employee_id} has an unusable email address")
+    return str(address)
+
+
+def render_digest(
+    *,
+    week: str,
+    manager: Contact,
+    picks: Sequence[Pick],
+    kinds: Mapping[str, NudgeKind],
+    contacts: Mapping[str, Contact],
+    identity: Identity,
+    folder: Path | None = None,
+) -> Digest:
+    """One manager's digest, text and HTML carrying the same nudges."""
+    items = [
+        item_view(p, kinds[p.kind], contacts.get(p.employee_id, Contact(p.employee_id, None, None)),
+                  week=week, display=identity.display)
+        for p in picks
+    ]
+    count = len(items)
+    subject = (
+        f"This week: {count} {'person' if count == 1 else 'people'} on your team to back"
+        if count
+        else "This week: nothing needs your attention"
+    )
+    context = {
+        "subject": subject,
+        "week": week,
+        "organisation": identity.organisation,
+        "headline": f"Hi {first_name(manager) if manager.name else 'there'}, here is your week with your team",
+        "intro": (
+            "A few small things you could do this week for people doing strong work. Each takes minutes."
+            " They are suggestions from patterns in recognition and 1:1 calendars, not verdicts: you know"
+            " your people best."
+            if count
+            else "Nothing stands out this week. Keep doing what you are doing."
+        ),
+        "items": items,
+        "footer": (
+            "Why you got this: you manage people doing strong work, and small, regular gestures help them"
+            " grow with you. No individual survey answers or private messages are ever shown here."
+        ),
+        "unsubscribe": identity.unsubscribe,
+    }
+    env = environment(folder)
+    try:
+        text = env.get_template("digest.txt").render(context)
+        html = _INLINER.inline(env.get_template("digest.html").render(context))
+    except jinja2.TemplateError as exc:
+        raise RenderError(f"digest template failed: {exc}") from exc
+    return Digest(
+        week=week,
+        manager_id=manager.employee_id,
+        recipient=recipient_header(manager),
+        subject=subject,
+        text=text,
+        html=html,
+        message_id=message_id(week, manager.employee_id, identity),
+        nudge_count=count,
+    )
+
+
+def build_message(digest: Digest, identity: Identity, *, date: float | None = None) -> EmailMessage:
+    """multipart/alternative (text, then HTML) with the headers receivers expect."""
+    message = EmailMessage()
+    message["Subject"] = digest.subject
+    message["From"] = identity.sender
+    message["To"] = digest.recipient
+    message["Reply-To"] = identity.reply_to
+    message["Date"] = formatdate(date, localtime=False, usegmt=True)
+    message["Message-ID"] = digest.message_id
+    message["List-Unsubscribe"] = f"<{identity.unsubscribe}>"
+    message["Auto-Submitted"] = "auto-generated"
+    message.set_content(digest.text)
+    message.add_alternative(digest.html, subtype="html")
+    return message

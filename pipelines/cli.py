@@ -1,0 +1,329 @@
+"""The `retention` command: parses arguments, loads settings once, prints results.
+
+No business logic lives here; each command calls plain functions and turns our
+own errors into one readable line and exit code 1.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import time
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any, ParamSpec, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from pipelines.errors import ConfigError, RetentionError
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+app = typer.Typer(
+    name="retention",
+    help="Weekly partnering nudges for managers of star performers.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+config_app = typer.Typer(help="Inspect the effective configuration.", no_args_is_help=True)
+app.add_typer(config_app, name="config")
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def handles_errors(func: Callable[P, R]) -> Callable[P, R]:
+    """Our errors become `error: <message>` on stderr and exit code 1, never a traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return func(*args, **kwargs)
+        except RetentionError as exc:
+            err_console.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True, soft_wrap=True)
+            raise typer.Exit(1) from None
+
+    return wrapper
+
+
+class _State:
+    config: Path | None = None
+
+
+@app.callback()
+def _root(
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", "-c", help="Config file (default: $RETENTION_CONFIG, else ./retention.toml)."),
+    ] = None,
+) -> None:
+    """Weekly partnering nudges for managers of star performers."""
+    _State.config = config
+
+
+def _settings(overrides: dict[str, Any] | None = None) -> Any:
+    from pipelines.settings import load_settings
+
+    return load_settings(_State.config, overrides=overrides)
+
+
+def _progress() -> Progress:
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+    )
+
+
+def _parse_date(value: str | None, option: str) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ConfigError(f"{option} {value!r} is not a date like 2026-06-30") from None
+
+
+# --- synth ---------------------------------------------------------------------------------
+
+
+@app.command()
+@handles_errors
+def synth(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder to write the drop files into.")] = Path("demo-data"),
+    employees: Annotated[int, typer.Option(min=20, max=5_000_000, help="Headcount at the start.")] = 1000,
+    months: Annotated[int, typer.Option(min=1, max=60, help="Months of signal history.")] = 12,
+    seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same files.")] = 0,
+    end: Annotated[str | None, typer.Option(help="Last day of history (YYYY-MM-DD); default today.")] = None,
+) -> None:
+    """Generate a synthetic organisation as a drop folder (fake names, known ground truth)."""
+    result = _synthesise(out, employees=employees, months=months, seed=seed, end=_parse_date(end, "--end"))
+    table = Table(title=f"Synthetic org in {result.out_dir}", show_header=True)
+    table.add_column("file")
+    table.add_column("rows", justify="right")
+    table.add_column("deliberately bad", justify="right")
+    for source, path in result.files.items():
+        table.add_row(path.name, f"{result.rows[source]:,}", f"{result.bad_rows.get(source, 0):,}")
+    console.print(table)
+    console.print(
+        f"{result.employees:,} employees; {result.voluntary_exits:,} voluntary and"
+        f" {result.involuntary_exits:,} involuntary exits; oracle ROC-AUC {result.oracle_auc:.3f}"
+        f" (ground truth in {result.out_dir / '_truth'})"
+    )
+
+
+def _synthesise(out: Path, *, employees: int, months: int, seed: int, end: date | None) -> Any:
+    from pipelines.synthetic import SynthSpec, generate
+
+    spec = SynthSpec(employees=employees, months=months, seed=seed, end=end)
+    with _progress() as progress:
+        task = progress.add_task("Generating synthetic org", total=1.0)
+
+        def report(label: str, fraction: float) -> None:
+            progress.update(task, completed=fraction, description=f"Generating: {label}")
+
+        return generate(spec, out, progress=report)
+
+
+# --- ingest --------------------------------------------------------------------------------
+
+
+@app.command()
+@handles_errors
+def ingest(
+    folder: Annotated[Path, typer.Argument(help="Drop folder with employees, performance, recognition, ... files.")],
+) -> None:
+    """Load a drop folder into the store; bad rows go to quarantine, good rows load."""
+    settings = _settings()
+    report = _ingest(settings, folder)
+    _print_ingest(report)
+
+
+def _ingest(settings: Any, folder: Path) -> Any:
+    from pipelines.ingest import IngestOptions, ingest_folder
+    from pipelines.store import open_store, utcnow
+
+    options = IngestOptions(
+        columns=settings.ingest.columns,
+        date_format=settings.ingest.date_format,
+        max_reject_share=settings.ingest.max_reject_share,
+        csv_delimiter=settings.ingest.csv_delimiter,
+        rating_min=settings.ingest.rating_min,
+        rating_max=settings.ingest.rating_max,
+        earliest_year=settings.ingest.earliest_year,
+    )
+    with open_store(settings.store.path) as conn, _progress() as progress:
+        task = progress.add_task("Ingesting", total=None)
+
+        def step(name: str, done: int, total: int) -> None:
+            progress.update(task, total=total, completed=done, description=f"Ingesting {name}".rstrip())
+
+        started = utcnow()
+        report = ingest_folder(conn, folder, options, progress=step)
+        summary = {
+            "folder": str(folder.resolve()),
+            "files_loaded": sum(f.status == "loaded" for f in report.files),
+            "rows_loaded": report.rows_loaded,
+            "rows_quarantined": report.rows_quarantined,
+        }
+        conn.execute(
+            "insert into runs values (?, 'ingest', null, ?, ?, 'completed', ?)",
+            [report.run_id, started, utcnow(), json.dumps(summary)],
+        )
+    return report
+
+
+def _print_ingest(report: Any) -> None:
+    table = Table(title="Ingest", show_header=True)
+    table.add_column("file")
+    table.add_column("status")
+    table.add_column("loaded", justify="right")
+    table.add_column("quarantined", justify="right")
+    table.add_column("most common problem")
+    for f in report.files:
+        top = f.reasons.most_common(1)
+        table.add_row(
+            f.path,
+            f.status,
+            f"{f.rows_loaded:,}" if f.status == "loaded" else "-",
+            f"{f.rows_quarantined:,}" if f.status == "loaded" else "-",
+            f"{top[0][0]} ({top[0][1]:,})" if top else "",
+        )
+    console.print(table)
+    if report.ignored:
+        console.print(f"Ignored files (not part of the contract): {', '.join(report.ignored)}")
+    if report.rows_quarantined:
+        console.print(
+            f"{report.rows_quarantined:,} rows quarantined with file, line, column and reason;"
+            " see the `quarantine` table in the store."
+        )
+
+
+# --- run -----------------------------------------------------------------------------------
+
+
+@app.command()
+@handles_errors
+def run(
+    week: Annotated[str | None, typer.Option(help="ISO week such as 2026-W05; default: the current week.")] = None,
+) -> None:
+    """Score, select nudges, render digests and write the outbox for one week."""
+    settings = _settings()
+    report = _run_week(settings, week)
+    _print_week(report)
+
+
+def _run_week(settings: Any, week_text: str | None) -> Any:
+    from pipelines.store import open_store
+    from pipelines.weekly import run_week
+    from pipelines.weeks import IsoWeek
+
+    week = IsoWeek.parse(week_text) if week_text else IsoWeek.containing(date.today())
+    stages = ["features", "score", "select", "render", "enqueue", "deliver"]
+    with open_store(settings.store.path) as conn, _progress() as progress:
+        task = progress.add_task(f"Week {week}", total=len(stages))
+
+        def step(label: str) -> None:
+            progress.update(task, completed=stages.index(label), description=f"Week {week}: {label}")
+
+        return run_week(conn, settings, week, progress=step)
+
+
+def _print_week(report: Any) -> None:
+    table = Table(title=f"Week {report.week}", show_header=False)
+    table.add_column("what")
+    table.add_column("count", justify="right")
+    table.add_row("people on the roster", f"{report.people:,}")
+    table.add_row("star performers", f"{report.stars:,}")
+    table.add_row(f"stars above the threshold ({report.score_method} score)", f"{report.stars_flagged:,}")
+    table.add_row("managers emailed", f"{report.managers_emailed:,}")
+    table.add_row("nudges", f"{report.nudges:,}")
+    for kind, count in sorted(report.nudges_by_kind.items()):
+        table.add_row(f"  {kind}", f"{count:,}")
+    table.add_row("rows in quarantine", f"{report.quarantined_rows:,}")
+    console.print(table)
+    if report.digests_existing:
+        console.print(
+            f"{report.digests_existing:,} digests for {report.week} were already in the outbox: nothing was sent twice."
+        )
+    if report.digests_skipped:
+        console.print(f"{report.digests_skipped:,} digests skipped: the manager's email address is unusable.")
+    if report.outbox_folder:
+        console.print(f"Digests are in {report.outbox_folder}/ (one .eml and one .html preview per manager).")
+
+
+# --- demo ----------------------------------------------------------------------------------
+
+
+@app.command()
+@handles_errors
+def demo(
+    employees: Annotated[int, typer.Option(min=20, max=200_000, help="Size of the synthetic org.")] = 1000,
+    months: Annotated[int, typer.Option(min=3, max=36, help="Months of signal history.")] = 12,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    data: Annotated[Path, typer.Option(help="Where to write the synthetic drop folder.")] = Path("demo-data"),
+) -> None:
+    """Synthetic org -> ingest -> score -> nudges -> digests in ./outbox/, in one go."""
+    settings = _settings()
+    started = time.perf_counter()
+    _guard_demo_store(settings, data)
+    synth_result = _synthesise(data, employees=employees, months=months, seed=seed, end=date.today())
+    console.print(f"Generated {synth_result.employees:,} employees into {data}/")
+    ingest_report = _ingest(settings, data)
+    console.print(
+        f"Ingested {ingest_report.rows_loaded:,} rows into {settings.store.path}"
+        f" ({ingest_report.rows_quarantined:,} bad rows quarantined)"
+    )
+    report = _run_week(settings, None)
+    _print_week(report)
+    console.print(f"Done in {time.perf_counter() - started:.1f} s.")
+
+
+def _guard_demo_store(settings: Any, data: Path) -> None:
+    """Never mix synthetic people into a store that holds real ones."""
+    from pipelines.store import open_store
+
+    path = Path(settings.store.path)
+    if not path.exists():
+        return
+    with open_store(path) as conn:
+        rows = conn.execute("select distinct json_extract_string(summary, '$.folder') from runs where kind = 'ingest'")
+        folders = {r[0] for r in rows.fetchall() if r[0]}
+    foreign = folders - {str(data.resolve())}
+    if foreign:
+        raise ConfigError(
+            f"the store {path} already holds data ingested from {sorted(foreign)[0]}; the demo will not mix"
+            " synthetic people into it. Point RETENTION_STORE__PATH at another file or run in an empty folder"
+        )
+
+
+# --- config --------------------------------------------------------------------------------
+
+
+@config_app.command("show")
+@handles_errors
+def config_show() -> None:
+    """Print the effective configuration (file + environment), secrets masked."""
+    from pipelines.settings import resolve_config_path, settings_as_dict
+
+    settings = _settings()
+    source = resolve_config_path(_State.config)
+    console.print(f"# effective configuration (file: {source or 'none, defaults'}; env RETENTION_* applied)")
+    for section, values in settings_as_dict(settings).items():
+        console.print(f"\n[{section}]", markup=False, highlight=False)
+        for key, value in values.items():
+            console.print(f"{key} = {json.dumps(value)}", markup=False, highlight=False)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,284 @@
+"""One weekly run as plain stages: features -> score -> select -> render -> enqueue -> deliver.
+
+Each stage is a function with typed input and output so Prefect tasks (and
+later the trained model) can wrap or replace one without touching the rest.
+This module is the edge that turns settings into the plain policies below it.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import numpy as np
+
+from models.features import Features, compute_features
+from models.rules import RuleWeights, Scores, rules_score
+from models.stars import StarRule, star_mask
+from nudges.catalog import Catalog, NudgeKind, load_catalog
+from nudges.outbox import FilesReport, deliver_files, enqueue
+from nudges.render import Contact, Digest, Identity, build_message, render_digest
+from nudges.select import Person, Pick, Selection, SelectionPolicy, select
+from pipelines.errors import ConfigError, RenderError
+from pipelines.settings import Settings
+from pipelines.store import fetch_one, fetch_value, transaction, utcnow
+from pipelines.weeks import IsoWeek
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class WeeklyReport:
+    """Counts only: safe to print, log and store."""
+
+    run_id: str
+    week: str
+    score_method: str = "rules"
+    people: int = 0
+    stars: int = 0
+    stars_flagged: int = 0
+    nudges: int = 0
+    nudges_by_kind: dict[str, int] = field(default_factory=dict)
+    managers_emailed: int = 0
+    digests_new: int = 0
+    digests_existing: int = 0
+    digests_skipped: int = 0
+    files_written: int = 0
+    outbox_folder: str = ""
+    quarantined_rows: int = 0
+    skipped: dict[str, int] = field(default_factory=dict)
+
+    def as_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+
+def identity_from(settings: Settings) -> Identity:
+    return Identity(
+        sender=settings.email.sender,
+        reply_to=settings.email.reply_to,
+        unsubscribe=settings.email.unsubscribe,
+        organisation=settings.email.organisation,
+        display=settings.nudges.display,
+    )
+
+
+def active_kinds(settings: Settings) -> tuple[Catalog, list[NudgeKind]]:
+    catalog = load_catalog(settings.nudges.catalog)
+    unknown = sorted(set(settings.nudges.disabled_kinds) - set(catalog.by_id()))
+    if unknown:
+        raise ConfigError(f"[nudges] disabled_kinds names unknown kinds: {', '.join(unknown)}")
+    return catalog, catalog.active(settings.nudges.disabled_kinds)
+
+
+def load_people(conn: duckdb.DuckDBPyConnection) -> dict[str, Person]:
+    rows = conn.execute("select employee_id, manager_id, status from employees").fetchall()
+    return {str(e): Person(manager_id=m, status=s) for e, m, s in rows}
+
+
+def load_contacts(conn: duckdb.DuckDBPyConnection, ids: Iterable[str]) -> dict[str, Contact]:
+    wanted = sorted(set(ids))
+    if not wanted:
+        return {}
+    rows = conn.execute(
+        "select employee_id, name, email from employees where list_contains(?, employee_id)", [wanted]
+    ).fetchall()
+    return {e: Contact(e, n, m) for e, n, m in rows}
+
+
+def load_last_sent(conn: duckdb.DuckDBPyConnection, week: IsoWeek) -> dict[tuple[str, str], date]:
+    """When each (person, kind) was last nudged before this week, for cooldowns."""
+    rows = conn.execute(
+        "select employee_id, kind, max(week) from nudges where week < ? group by 1, 2", [str(week)]
+    ).fetchall()
+    return {(e, k): IsoWeek.parse(w).monday for e, k, w in rows}
+
+
+def score_stage(features: Features, settings: Settings) -> Scores:
+    rules = settings.rules
+    weights = RuleWeights(
+        recognition=rules.weight_recognition,
+        one_on_ones=rules.weight_one_on_ones,
+        career=rules.weight_career,
+        autonomy=rules.weight_autonomy,
+    )
+    try:
+        return rules_score(features, weights)
+    except ValueError as exc:
+        raise ConfigError(f"[rules]: {exc}") from None
+
+
+def select_stage(
+    conn: duckdb.DuckDBPyConnection,
+    features: Features,
+    scores: Scores,
+    kinds: list[NudgeKind],
+    settings: Settings,
+    week: IsoWeek,
+) -> tuple[np.ndarray, Selection]:
+    stars = star_mask(
+        features.numeric("rating_latest"),
+        StarRule(settings.stars.min_rating, settings.stars.top_share, settings.stars.combine),
+    )
+    policy = SelectionPolicy(
+        threshold=settings.rules.threshold,
+        per_manager=settings.nudges.per_manager,
+        rating_max=settings.ingest.rating_max,
+    )
+    try:
+        selection = select(
+            features,
+            scores,
+            stars,
+            kinds,
+            load_people(conn),
+            policy,
+            today=week.monday,
+            last_sent=load_last_sent(conn, week),
+        )
+    except ValueError as exc:
+        raise ConfigError(f"nudge catalog: {exc}") from None
+    return stars, selection
+
+
+def render_stage(
+    conn: duckdb.DuckDBPyConnection,
+    selection: Selection,
+    catalog: Catalog,
+    settings: Settings,
+    week: IsoWeek,
+) -> tuple[list[Digest], int]:
+    """Digests for managers with something to do (and all-clear notes if configured)."""
+    grouped: dict[str, list[Pick]] = selection.by_recipient()
+    if settings.nudges.all_clear:
+        for manager_id in _active_managers(conn):
+            grouped.setdefault(manager_id, [])
+    ids = set(grouped) | {p.employee_id for p in selection.picks}
+    contacts = load_contacts(conn, ids)
+    identity = identity_from(settings)
+    kinds = catalog.by_id()
+    digests: list[Digest] = []
+    skipped = 0
+    for manager_id in sorted(grouped):
+        try:
+            digests.append(
+                render_digest(
+                    week=str(week),
+                    manager=contacts.get(manager_id, Contact(manager_id, None, None)),
+                    picks=grouped[manager_id],
+                    kinds=kinds,
+                    contacts=contacts,
+                    identity=identity,
+                )
+            )
+        except RenderError:
+            # An unusable manager address costs that one digest, never the run.
+            skipped += 1
+    return digests, skipped
+
+
+def _active_managers(conn: duckdb.DuckDBPyConnection) -> list[str]:
+    rows = conn.execute(
+        "select distinct m.employee_id from employees e join employees m on e.manager_id = m.employee_id"
+        " where m.status = 'active' and e.status <> 'left' and e.employee_id <> m.employee_id"
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def enqueue_stage(
+    conn: duckdb.DuckDBPyConnection,
+    digests: list[Digest],
+    selection: Selection,
+    settings: Settings,
+) -> tuple[int, int]:
+    """Queue new digests and record their nudges, in one transaction. Returns (new, existing)."""
+    identity = identity_from(settings)
+    picks = selection.by_recipient()
+    new = existing = 0
+    now = utcnow()
+    with transaction(conn):
+        for digest in digests:
+            if not enqueue(conn, digest, build_message(digest, identity)):
+                existing += 1
+                continue
+            new += 1
+            for pick in picks.get(digest.manager_id, []):
+                conn.execute(
+                    "insert into nudges values (?, ?, ?, ?, ?, ?, ?) on conflict do nothing",
+                    [digest.week, digest.manager_id, pick.employee_id, pick.kind, pick.skip_level, pick.priority, now],
+                )
+    return new, existing
+
+
+def run_week(
+    conn: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    week: IsoWeek,
+    *,
+    progress: Progress | None = None,
+) -> WeeklyReport:
+    """Score, select, render, enqueue and deliver one ISO week; safe to re-run."""
+    step = progress or (lambda _label: None)
+    report = WeeklyReport(run_id=uuid.uuid4().hex, week=str(week))
+    conn.execute(
+        "insert into runs values (?, 'weekly', ?, ?, null, 'running', null)", [report.run_id, str(week), utcnow()]
+    )
+    try:
+        catalog, kinds = active_kinds(settings)
+        step("features")
+        features = compute_features(conn, week.as_of)
+        step("score")
+        scores = score_stage(features, settings)
+        step("select")
+        stars, selection = select_stage(conn, features, scores, kinds, settings, week)
+        step("render")
+        digests, report.digests_skipped = render_stage(conn, selection, catalog, settings, week)
+        step("enqueue")
+        report.digests_new, report.digests_existing = enqueue_stage(conn, digests, selection, settings)
+        step("deliver")
+        files: FilesReport | None = None
+        if settings.delivery.mode == "files":
+            files = deliver_files(conn, str(week), settings.delivery.outbox_dir)
+        _summarise(conn, report, features, scores, stars, selection, settings, files)
+    except BaseException:
+        conn.execute("update runs set status = 'failed', finished_at = ? where run_id = ?", [utcnow(), report.run_id])
+        raise
+    conn.execute(
+        "update runs set status = 'completed', finished_at = ?, summary = ? where run_id = ?",
+        [utcnow(), report.as_json(), report.run_id],
+    )
+    return report
+
+
+def _summarise(
+    conn: duckdb.DuckDBPyConnection,
+    report: WeeklyReport,
+    features: Features,
+    scores: Scores,
+    stars: np.ndarray,
+    selection: Selection,
+    settings: Settings,
+    files: FilesReport | None,
+) -> None:
+    report.score_method = scores.method
+    report.people = len(features)
+    report.stars = int(stars.sum())
+    report.stars_flagged = int((stars & (scores.risk >= settings.rules.threshold)).sum())
+    row = fetch_one(
+        conn,
+        "select count(*), coalesce(sum(nudge_count), 0) from outbox where week = ? and nudge_count > 0",
+        [report.week],
+    )
+    report.managers_emailed, report.nudges = (int(row[0]), int(row[1])) if row else (0, 0)
+    by_kind = conn.execute("select kind, count(*) from nudges where week = ? group by 1 order by 1", [report.week])
+    report.nudges_by_kind = {k: int(n) for k, n in by_kind.fetchall()}
+    report.skipped = dict(Counter(d.reason for d in selection.decisions if d.outcome == "skipped"))
+    report.quarantined_rows = int(fetch_value(conn, "select count(*) from quarantine") or 0)
+    if files is not None:
+        report.files_written = files.written
+        report.outbox_folder = str(Path(files.folder))

@@ -1,0 +1,112 @@
+"""Shared fixtures: a hand-built 20-person org, drop folders and real DuckDB stores in tmp dirs."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable, Iterator
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from pipelines.store import connect
+
+TODAY = date(2026, 11, 25)  # a Wednesday in ISO week 2026-W48
+WEEK = "2026-W48"
+
+def csv_text(header: list[str], rows: list[list[object]]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow(["" if v is None else v for v in row])
+    return out.getvalue()
+
+def tiny_org(today: date = TODAY) -> dict[str, str]:
+    """A CEO, three managers and sixteen reports, with signals chosen per person.
+
+    E05 is a neglected star (no recognition for months, 1:1s cancelled, no career talk);
+    E06 is a well-supported star; E07 is neglected but not a star. E10's manager
+    (E04) has left, so E10's nudges route to the skip-level (E01).
+    """
+    base = today - timedelta(days=400)
+    employees = [["E01", "ceo@example.com", "E01", "2012-03-01", "active", "Casey Ceo", "Exec", "CEO", "HQ", "", ""]]
+    managers = {"E02": "Engineering", "E03": "Sales", "E04": "Support"}
+    for i, (mid, dept) in enumerate(managers.items()):
+        status, exit_date, reason = ("left", (today - timedelta(days=30)).isoformat(), "voluntary") if mid == "E04" else ("active", "", "")
+        employees.append([mid, f"{mid.lower()}@example.com", "E01", f"201{5 + i}-01-10", status, f"Manager {mid}", dept, "Manager", "HQ", exit_date, reason])
+    reports = {f"E{n:02d}": ("E02" if n < 10 else "E03" if n < 16 else "E04") for n in range(5, 21)}
+    for eid, mid in reports.items():
+        employees.append([eid, f"{eid.lower()}@example.com", mid, "2020-06-01", "active", f"Person {eid}", managers[mid], "Engineer", "Remote", "", ""])
+    performance, recognition, one_on_ones, survey = [], [], [], []
+    for eid in ["E02", "E03", *reports]:
+        rating = 4.5 if eid in {"E05", "E06", "E10", "E16", "E11"} else 3.0
+        performance.append([eid, (today - timedelta(days=200)).isoformat(), rating])
+        performance.append([eid, (today - timedelta(days=20)).isoformat(), rating])
+    for eid, mid in reports.items():
+        neglected = eid in {"E05", "E07", "E10", "E16", "E11"}
+        for week in range(0, 52):
+            when = datetime.combine(base, datetime.min.time()) + timedelta(weeks=week, hours=10)
+            if when.date() >= today:
+                break
+            if not neglected or when.date() < today - timedelta(days=200):
+                if week % 2 == 0:
+                    recognition.append([eid, when.isoformat(sep=" "), mid, 10, "slack", "Thanks for the help, really"])
+            status = "cancelled" if neglected and when.date() > today - timedelta(days=120) else "held"
+            topics = "career;goals" if (not neglected and week % 8 == 0) else "project"
+            one_on_ones.append([mid, eid, (when + timedelta(days=1)).isoformat(sep=" "), status, 30, topics])
+        for month in range(0, 12):
+            when = base + timedelta(days=30 * month + 3)
+            score = 2 if neglected and month > 8 else 4
+            survey.append([eid, when.isoformat(), "freedom", score])
+            survey.append([eid, when.isoformat(), "voice", score])
+    return {
+        "employees.csv": csv_text(
+            ["employee_id", "email", "manager_id", "hire_date", "status", "name", "department", "job_title", "location", "exit_date", "exit_reason"],
+            employees,
+        ),
+        "performance.csv": csv_text(["employee_id", "review_date", "rating"], performance),
+        "recognition.csv": csv_text(["recipient_id", "given_at", "giver_id", "points", "channel", "message"], recognition),
+        "one_on_ones.csv": csv_text(["manager_id", "employee_id", "scheduled_at", "status", "duration_min", "topics"], one_on_ones),
+        "autonomy_survey.csv": csv_text(["employee_id", "responded_at", "item", "score"], survey),
+    }
+
+def write_drop(folder: Path, files: dict[str, str | bytes]) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, content in files.items():
+        path = folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content, encoding="utf-8")
+    return folder
+
+@pytest.fixture
+def drop(tmp_path: Path) -> Path:
+    """The tiny org as a drop folder."""
+    return write_drop(tmp_path / "drop", tiny_org())
+
+@pytest.fixture
+def store_path(tmp_path: Path) -> Path:
+    return tmp_path / "retention.duckdb"
+
+@pytest.fixture
+def conn(store_path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    connection = connect(store_path)
+    yield connection
+    connection.close()
+
+@pytest.fixture
+def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Run in an empty folder with no RETENTION_* variables leaking in."""
+    import os
+
+    for key in list(os.environ):
+        if key.startswith("RETENTION_"):
+            monkeypatch.delenv(key)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
