@@ -11,6 +11,10 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 
+# An address we can put in a header: local@domain.tld, nothing that could start another header.
+EMAIL_PATTERN = r"^[^@\s<>,;:\"()\[\]\\]+@[^@\s<>,;:\"()\[\]\\]+\.[^@\s<>,;:\"()\[\]\\]+$"
+
+
 class Kind(StrEnum):
     """How a raw text value is parsed and checked."""
 
@@ -30,6 +34,8 @@ class Column:
     name: str
     kind: Kind
     required: bool = False
+    # A required column whose value may be empty (the top of the hierarchy has no manager).
+    allow_empty: bool = False
     # Sensitive values (names, emails, free text, survey answers) are never
     # copied into the quarantine table or any message.
     sensitive: bool = False
@@ -78,7 +84,7 @@ EMPLOYEES = Source(
     columns=(
         Column("employee_id", Kind.ID, required=True),
         Column("email", Kind.EMAIL, required=True, sensitive=True),
-        Column("manager_id", Kind.ID, required=True),
+        Column("manager_id", Kind.ID, required=True, allow_empty=True),
         Column("hire_date", Kind.DATE, required=True),
         Column("status", Kind.ENUM, required=True, choices=EMPLOYEE_STATUSES),
         Column("name", Kind.TEXT, sensitive=True),

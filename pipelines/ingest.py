@@ -18,7 +18,7 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines.contract import EMPLOYEES, FILE_FORMATS, SOURCES, Column, Kind, Source
+from pipelines.contract import EMAIL_PATTERN, EMPLOYEES, FILE_FORMATS, SOURCES, Column, Kind, Source
 from pipelines.errors import IngestError
 from pipelines.readers import STAGE, Staged, quote_ident, stage_file
 from pipelines.store import fetch_one, fetch_value, transaction, utcnow
@@ -40,7 +40,6 @@ UNKNOWN_EMPLOYEE = "{col} not found in employees"
 EXIT_BEFORE_HIRE = "exit_date is before hire_date"
 DUPLICATE = "duplicate of an earlier row ({key})"
 
-EMAIL_PATTERN = r"^[^@\s<>,;:\"()\[\]\\]+@[^@\s<>,;:\"()\[\]\\]+\.[^@\s<>,;:\"()\[\]\\]+$"
 ID_PATTERN = r"^[^\x00-\x1f\x7f]{1,128}$"
 
 
@@ -238,7 +237,7 @@ def _check(
     for col in source.columns:
         raw = _text(mapping, col)
         name = quote_ident(col.name)
-        if col.required:
+        if col.required and not col.allow_empty:
             checks.append((f"{raw} is null", MISSING.format(col=col.name), col.name))
         if col.kind in (Kind.DATE, Kind.TIMESTAMP):
             parsed = _date_expr(raw, col.kind, has_format)

@@ -42,62 +42,75 @@ def quote_ident(name: str) -> str:
 def stage_file(
     conn: duckdb.DuckDBPyConnection, path: Path, *, display: str, delimiter: str | None = None
 ) -> Staged:
-    """Fill the temp table `_stage` from `path`; `display` names the file in messages."""
+    """Fill the temp table `_stage` from `path`; `display` names the file in messages.
+
+    Files are read on a cursor of their own: a reader error there cannot abort
+    the caller's open transaction, so we can fall back or report and roll back
+    cleanly. The staged rows cross over as Arrow.
+    """
     suffix = path.suffix.lower()
+    if suffix not in (".csv", ".parquet", ".jsonl"):
+        raise IngestError(f"{display}: unsupported file type {suffix!r} (use .csv, .parquet or .jsonl)")
     if path.stat().st_size == 0:
         raise IngestError(f"{display}: the file is empty (expected a header row and data)")
-    if suffix == ".csv":
-        return _stage_csv(conn, path, display=display, delimiter=delimiter)
-    if suffix == ".parquet":
-        return _stage_parquet(conn, path, display=display)
-    if suffix == ".jsonl":
-        return _stage_jsonl(conn, path, display=display)
-    raise IngestError(f"{display}: unsupported file type {suffix!r} (use .csv, .parquet or .jsonl)")
+    reader = conn.cursor()
+    try:
+        if suffix == ".csv":
+            table, staged = _read_csv(reader, path, display=display, delimiter=delimiter)
+        elif suffix == ".parquet":
+            table, staged = _read_parquet(reader, path, display=display)
+        else:
+            table, staged = _read_jsonl(path)
+    finally:
+        reader.close()
+    conn.register("_stage_view", table)
+    try:
+        conn.execute(f"create or replace temp table {STAGE} as select * from _stage_view")
+    finally:
+        conn.unregister("_stage_view")
+    return staged
 
 
-def _stage_csv(
-    conn: duckdb.DuckDBPyConnection, path: Path, *, display: str, delimiter: str | None
-) -> Staged:
+def _arrow(reader: duckdb.DuckDBPyConnection, sql: str, params: dict[str, object] | None = None) -> pa.Table:
+    """A query's rows as one Arrow table (through a relation, which avoids an extra copy)."""
+    return reader.sql(sql, params=params).to_arrow_table()
+
+
+def _read_csv(
+    reader: duckdb.DuckDBPyConnection, path: Path, *, display: str, delimiter: str | None
+) -> tuple[pa.Table, Staged]:
     params: dict[str, object] = {"path": str(path)}
     delim_sql = ""
     if delimiter:
         params["delim"] = delimiter
         delim_sql = ", delim = $delim"
-    conn.execute("drop table if exists _rejects")
-    conn.execute("drop table if exists _rejects_scan")
     try:
-        conn.execute(
-            "create or replace temp table _stage_raw as "
+        reader.execute(
+            "create temp table _stage_raw as "
             "select * from read_csv($path, all_varchar = true, header = true, quote = '\"',"
             " escape = '\"', store_rejects = true, rejects_table = '_rejects',"
             f" rejects_scan = '_rejects_scan', strict_mode = true{delim_sql})",
             params,
         )
-    except duckdb.Error as exc:
-        # DuckDB could not even sniff the file: read it the exact way, which reports per line.
-        return _stage_csv_python(conn, path, display=display, delimiter=delimiter, cause=exc)
-    headers = [row[0] for row in conn.execute("describe _stage_raw").fetchall()]
-    good = _count(conn, "_stage_raw")
-    reject_rows = conn.execute(
+    except duckdb.Error:
+        # DuckDB could not make sense of the file as a whole: read it the exact way,
+        # which reports problems line by line.
+        return _read_csv_python(path, display=display, delimiter=delimiter)
+    headers = [row[0] for row in reader.execute("describe _stage_raw").fetchall()]
+    good = _count(reader, "_stage_raw")
+    reject_rows = reader.execute(
         "select line, any_value(error_type) from _rejects group by line order by line"
     ).fetchall()
     physical = _physical_lines(path)
-    if physical != 1 + good + len(reject_rows):
+    if physical != 1 + good + len(reject_rows) or "_line" in (h.lower() for h in headers):
         # Records and lines disagree (quoted newlines, blank lines): number them exactly.
-        return _stage_csv_python(conn, path, display=display, delimiter=delimiter or _delimiter(conn))
+        return _read_csv_python(path, display=display, delimiter=delimiter or _delimiter(reader))
     reject_lines = np.array([int(r[0]) for r in reject_rows], dtype=np.int64)
     lines = np.setdiff1d(np.arange(2, physical + 1, dtype=np.int64), reject_lines)
-    conn.register("_numbering", pa.table({"_line": lines}))
-    try:
-        conn.execute(
-            f"create or replace temp table {STAGE} as"
-            " select * from _stage_raw positional join _numbering"
-        )
-    finally:
-        conn.unregister("_numbering")
-        conn.execute("drop table _stage_raw")
+    reader.register("_numbering", pa.table({"_line": lines}))
+    table = _arrow(reader, "select * from _stage_raw positional join _numbering")
     rejects = [(int(line), _csv_reason(kind)) for line, kind in reject_rows]
-    return Staged(headers=headers, rows=good, rejects=rejects)
+    return table, Staged(headers=headers, rows=good, rejects=rejects)
 
 
 def _delimiter(conn: duckdb.DuckDBPyConnection) -> str | None:
@@ -127,14 +140,7 @@ def _physical_lines(path: Path) -> int:
     return count + (0 if last == b"\n" else 1)
 
 
-def _stage_csv_python(
-    conn: duckdb.DuckDBPyConnection,
-    path: Path,
-    *,
-    display: str,
-    delimiter: str | None,
-    cause: Exception | None = None,
-) -> Staged:
+def _read_csv_python(path: Path, *, display: str, delimiter: str | None) -> tuple[pa.Table, Staged]:
     raw = path.read_bytes()
     text = raw.decode("utf-8-sig", errors="surrogateescape")
     if delimiter is None:
@@ -148,7 +154,7 @@ def _stage_csv_python(
     except StopIteration:
         raise IngestError(f"{display}: the file is empty (expected a header row and data)") from None
     except csv.Error as exc:
-        raise IngestError(f"{display}: line 1: the header row cannot be read ({exc})") from cause
+        raise IngestError(f"{display}: line 1: the header row cannot be read ({exc})") from None
     headers = [h.strip() for h in header]
     width = len(headers)
     columns: list[list[str | None]] = [[] for _ in headers]
@@ -178,8 +184,8 @@ def _stage_csv_python(
         for i, value in enumerate(record):
             columns[i].append(value)
         lines.append(line)
-    _register_stage(conn, headers, columns, lines)
-    return Staged(headers=headers, rows=len(lines), rejects=rejects)
+    table = _text_table(headers, columns, lines)
+    return table, Staged(headers=table.column_names[:-1], rows=len(lines), rejects=rejects)
 
 
 def _has_surrogates(value: str) -> bool:
@@ -190,24 +196,27 @@ def _has_surrogates(value: str) -> bool:
     return False
 
 
-def _stage_parquet(conn: duckdb.DuckDBPyConnection, path: Path, *, display: str) -> Staged:
+def _read_parquet(reader: duckdb.DuckDBPyConnection, path: Path, *, display: str) -> tuple[pa.Table, Staged]:
     try:
         names = [
             row[0]
-            for row in conn.execute("describe select * from read_parquet($path)", {"path": str(path)}).fetchall()
+            for row in reader.execute("describe select * from read_parquet($path)", {"path": str(path)}).fetchall()
         ]
-        casts = ", ".join(f"cast({quote_ident(n)} as varchar) as {quote_ident(n)}" for n in names)
-        conn.execute(
-            f"create or replace temp table {STAGE} as select {casts}, file_row_number + 1 as _line"
-            " from read_parquet($path, file_row_number = true)",
+        names_out = _unique_headers(names)
+        casts = ", ".join(
+            f"cast({quote_ident(n)} as varchar) as {quote_ident(o)}" for n, o in zip(names, names_out, strict=True)
+        )
+        table = _arrow(
+            reader,
+            f"select {casts}, file_row_number + 1 as _line from read_parquet($path, file_row_number = true)",
             {"path": str(path)},
         )
     except duckdb.Error as exc:
         raise IngestError(f"{display}: not a readable Parquet file ({_first_line(exc)})") from None
-    return Staged(headers=names, rows=_count(conn, STAGE))
+    return table, Staged(headers=names_out, rows=table.num_rows)
 
 
-def _stage_jsonl(conn: duckdb.DuckDBPyConnection, path: Path, *, display: str) -> Staged:
+def _read_jsonl(path: Path) -> tuple[pa.Table, Staged]:
     headers: dict[str, None] = {}
     records: list[tuple[int, dict[str, object]]] = []
     rejects: list[tuple[int, str]] = []
@@ -231,8 +240,8 @@ def _stage_jsonl(conn: duckdb.DuckDBPyConnection, path: Path, *, display: str) -
             records.append((number, obj))
     names = list(headers)
     columns: list[list[str | None]] = [[_json_text(obj.get(n)) for _, obj in records] for n in names]
-    _register_stage(conn, names, columns, [n for n, _ in records])
-    return Staged(headers=names, rows=len(records), rejects=rejects)
+    table = _text_table(names, columns, [n for n, _ in records])
+    return table, Staged(headers=table.column_names[:-1], rows=len(records), rejects=rejects)
 
 
 def _json_text(value: object) -> str | None:
@@ -249,19 +258,21 @@ def _json_text(value: object) -> str | None:
     return json.dumps(value)
 
 
-def _register_stage(
-    conn: duckdb.DuckDBPyConnection, headers: list[str], columns: list[list[str | None]], lines: list[int]
-) -> None:
-    if len(set(headers)) != len(headers):
-        seen: set[str] = set()
-        headers = [h if h not in seen and not seen.add(h) else f"{h}_{i}" for i, h in enumerate(headers)]
+def _text_table(headers: list[str], columns: list[list[str | None]], lines: list[int]) -> pa.Table:
+    headers = _unique_headers(headers)
     arrays = [pa.array(col, type=pa.string()) for col in columns]
-    table = pa.table(arrays + [pa.array(lines, type=pa.int64())], names=[*headers, "_line"])
-    conn.register("_stage_view", table)
-    try:
-        conn.execute(f"create or replace temp table {STAGE} as select * from _stage_view")
-    finally:
-        conn.unregister("_stage_view")
+    return pa.table(arrays + [pa.array(lines, type=pa.int64())], names=[*headers, "_line"])
+
+
+def _unique_headers(headers: list[str]) -> list[str]:
+    """Column names Arrow and DuckDB accept: valid UTF-8, distinct, never our `_line`."""
+    out: list[str] = []
+    for i, header in enumerate(headers):
+        name = header.encode("utf-8", errors="replace").decode("utf-8")
+        if name in out or name == "_line":
+            name = f"{name}_{i}"
+        out.append(name)
+    return out
 
 
 def _count(conn: duckdb.DuckDBPyConnection, table: str) -> int:

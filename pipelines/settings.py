@@ -11,16 +11,20 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tomllib
 from collections.abc import Mapping
+from email.utils import getaddresses
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from pipelines.contract import SOURCES_BY_NAME
+from pipelines.contract import EMAIL_PATTERN, SOURCES_BY_NAME
 from pipelines.errors import ConfigError
+
+_ADDRESS = re.compile(EMAIL_PATTERN)
 
 ENV_PREFIX = "RETENTION_"
 CONFIG_ENV_VAR = "RETENTION_CONFIG"
@@ -106,13 +110,38 @@ class EmailSettings(Section):
     unsubscribe: str = "mailto:people@example.com?subject=unsubscribe"
     organisation: str = "Example Corp"
 
+    @field_validator("sender", "reply_to", "unsubscribe", "organisation")
+    @classmethod
+    def _one_line(cls, value: str) -> str:
+        if any(ch in value for ch in "\r\n\x00"):
+            raise ValueError("must be a single line (line breaks would let anyone add mail headers)")
+        return value.strip()
+
+    @field_validator("sender", "reply_to")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        parsed = getaddresses([value])
+        if len(parsed) != 1 or not _ADDRESS.match(parsed[0][1]):
+            raise ValueError("must be one email address, optionally with a name: 'People Team <people@example.com>'")
+        return value
+
+    @field_validator("unsubscribe")
+    @classmethod
+    def _unsubscribe(cls, value: str) -> str:
+        if not value.startswith(("mailto:", "https://")) or any(c in value for c in "<> "):
+            raise ValueError("must be a mailto: or https:// address without spaces or angle brackets")
+        return value
+
 
 class DeliverySettings(Section):
-    mode: Literal["files", "smtp"] = "files"
+    # "files" writes .eml + .html previews; SMTP sending arrives with the delivery work.
+    mode: Literal["files"] = "files"
     outbox_dir: Path = Path("outbox")
 
 
 class SmtpSettings(Section):
+    """The mail server for SMTP delivery; the password only ever from the environment."""
+
     host: str = "localhost"
     port: int = Field(default=25, ge=1, le=65535)
     tls: Literal["starttls", "implicit", "none"] = "starttls"

@@ -239,3 +239,11 @@ def test_files_outside_the_contract_are_listed_as_ignored(conn, drop):
     (drop / "_truth" / "ground_truth.csv").write_text("x")
     report = ingest_folder(conn, drop, OPTIONS)
     assert report.ignored == ["notes.txt"]
+
+
+def test_an_empty_manager_marks_the_top_of_the_hierarchy(conn, tmp_path):
+    files = tiny_org()
+    files["employees.csv"] = files["employees.csv"].replace("ceo@example.com,E01,", "ceo@example.com,,")
+    ingest_folder(conn, write_drop(tmp_path / "d", files), OPTIONS)
+    assert conn.execute("select manager_id from employees where employee_id = 'E01'").fetchall() == [(None,)]
+    assert count(conn, "quarantine") == 0

@@ -1,0 +1,47 @@
+"""The store: versioned schema, and a plain message when another process holds the file."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+import pytest
+
+from pipelines.errors import StoreError, StoreLockedError
+from pipelines.store import SCHEMA_VERSION, connect, current_version, migrate
+
+
+def test_a_new_store_is_migrated_to_the_current_schema(conn):
+    assert current_version(conn) == SCHEMA_VERSION
+    tables = {r[0] for r in conn.execute("select table_name from information_schema.tables").fetchall()}
+    assert {"employees", "recognition", "quarantine", "runs", "outbox", "ingested_files"} <= tables
+
+
+def test_migrating_twice_changes_nothing(conn):
+    assert migrate(conn) == SCHEMA_VERSION
+    assert conn.execute("select count(*) from schema_migrations").fetchall() == [(SCHEMA_VERSION,)]
+
+
+def test_a_store_held_by_another_process_gives_a_plain_message(store_path):
+    connect(store_path).close()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", f"import duckdb, time; c = duckdb.connect({str(store_path)!r}); print('ready', flush=True); time.sleep(30)"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
+        with pytest.raises(StoreLockedError, match="in use by another process") as err:
+            connect(store_path)
+        assert "Traceback" not in str(err.value)
+    finally:
+        holder.kill()
+        holder.wait()
+    time.sleep(0.1)
+    connect(store_path).close()  # free again once the other process is gone
+
+
+def test_reading_a_store_that_does_not_exist_says_what_to_do(tmp_path):
+    with pytest.raises(StoreError, match="retention ingest"):
+        connect(tmp_path / "missing.duckdb", read_only=True)
