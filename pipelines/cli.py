@@ -258,8 +258,10 @@ def _print_week(report: Any) -> None:
         )
     if report.digests_skipped:
         console.print(f"{report.digests_skipped:,} digests skipped: the manager's email address is unusable.")
-    if report.outbox_folder:
+    if report.outbox_folder and (report.managers_emailed or report.digests_new or report.digests_existing):
         console.print(f"Digests are in {report.outbox_folder}/ (one .eml and one .html preview per manager).")
+    elif not report.managers_emailed:
+        console.print("No digests this week: no star performer's signals crossed the threshold.")
 
 
 # --- demo ----------------------------------------------------------------------------------

@@ -174,9 +174,9 @@ def _ingest_file(
     _check(conn, drop.source, mapping, options)
     counts = _replace(conn, drop, staged, run_id=run_id)
     rows_read = staged.rows + len(staged.rejects)
-    if rows_read == 0:
-        raise IngestError(f"{drop.relative}: no data rows (only a header)")
-    share = counts.rows_quarantined / rows_read
+    if rows_read == 0 and drop.source is EMPLOYEES:
+        raise IngestError(f"{drop.relative}: no data rows (only a header); the roster cannot be empty")
+    share = counts.rows_quarantined / rows_read if rows_read else 0.0
     if share > options.max_reject_share:
         top = ", ".join(f"{r} ({n})" for r, n in counts.reasons.most_common(3))
         raise IngestError(

@@ -247,3 +247,17 @@ def test_an_empty_manager_marks_the_top_of_the_hierarchy(conn, tmp_path):
     ingest_folder(conn, write_drop(tmp_path / "d", files), OPTIONS)
     assert conn.execute("select manager_id from employees where employee_id = 'E01'").fetchall() == [(None,)]
     assert count(conn, "quarantine") == 0
+
+
+def test_a_header_only_event_file_loads_nothing_without_error(conn, tmp_path):
+    files = tiny_org()
+    files["performance.csv"] = "employee_id,review_date,rating\n"
+    report = ingest_folder(conn, write_drop(tmp_path / "d", files), OPTIONS)
+    assert [(f.status, f.rows_loaded) for f in report.files if f.source == "performance"] == [("loaded", 0)]
+
+
+def test_a_header_only_roster_is_an_error(conn, tmp_path):
+    files = tiny_org()
+    files["employees.csv"] = files["employees.csv"].split("\n", 1)[0] + "\n"
+    with pytest.raises(IngestError, match="roster cannot be empty"):
+        ingest_folder(conn, write_drop(tmp_path / "d", files), OPTIONS)
