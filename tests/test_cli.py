@@ -1,0 +1,130 @@
+"""The `retention` command as a user meets it: help, errors, and the demo from an empty folder."""
+
+from __future__ import annotations
+
+import csv
+import email
+import logging
+import re
+from email import policy
+from pathlib import Path
+
+import click
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from pipelines.cli import app
+from tests.conftest import tiny_org, write_drop
+
+runner = CliRunner()
+
+
+def commands(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], click.Command]]:
+    found = []
+    for name, command in group.commands.items():
+        found.append(((*prefix, name), command))
+        if isinstance(command, click.Group):
+            found += commands(command, (*prefix, name))
+    return found
+
+
+ALL_COMMANDS = commands(typer.main.get_command(app))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("path", "command"), ALL_COMMANDS, ids=[" ".join(p) for p, _ in ALL_COMMANDS])
+def test_every_command_and_option_has_help_text(path, command):
+    assert command.help and len(command.help) > 15
+    for param in command.params:
+        if isinstance(param, click.Option):
+            assert param.help, f"{' '.join(path)} {param.opts[0]} has no help"
+    result = runner.invoke(app, [*path, "--help"])
+    assert result.exit_code == 0 and "Usage:" in result.output
+
+
+def test_config_show_masks_secrets(in_tmp, monkeypatch):
+    monkeypatch.setenv("RETENTION_SMTP__PASSWORD", "hunter2")
+    result = runner.invoke(app, ["config", "show"])
+    assert result.exit_code == 0
+    assert "hunter2" not in result.output and "**********" in result.output
+    assert "[nudges]" in result.output
+
+
+def test_a_bad_config_value_is_one_line_and_exit_1(in_tmp, monkeypatch):
+    monkeypatch.setenv("RETENTION_NUDGES__PER_MANAGER", "many")
+    result = runner.invoke(app, ["config", "show"])
+    assert result.exit_code == 1
+    assert "nudges.per_manager" in result.output and "Traceback" not in result.output
+
+
+def test_ingest_of_a_missing_folder_names_it(in_tmp):
+    result = runner.invoke(app, ["ingest", "nowhere"])
+    assert result.exit_code == 1
+    assert "drop folder nowhere does not exist" in result.output
+
+
+def test_run_before_any_ingest_explains_itself(in_tmp):
+    result = runner.invoke(app, ["run", "--week", "2026-W48"])
+    assert result.exit_code == 0
+    assert "people on the roster" in result.output
+
+
+def test_run_with_a_malformed_week_says_what_a_week_looks_like(in_tmp):
+    result = runner.invoke(app, ["run", "--week", "48"])
+    assert result.exit_code == 1 and "ISO week like 2026-W05" in result.output
+
+
+def test_ingest_then_run_writes_the_outbox(in_tmp):
+    write_drop(in_tmp / "drop", tiny_org())
+    assert runner.invoke(app, ["ingest", "drop"]).exit_code == 0
+    result = runner.invoke(app, ["run", "--week", "2026-W48"])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (in_tmp / "outbox" / "2026-W48").glob("*.eml"))
+
+
+@pytest.mark.slow
+def test_demo_writes_one_parseable_digest_per_manager_with_nudges(in_tmp, caplog):
+    caplog.set_level(logging.DEBUG)
+    result = runner.invoke(app, ["demo", "--employees", "300", "--months", "6"])
+    assert result.exit_code == 0, result.output
+    weeks = list((in_tmp / "outbox").iterdir())
+    assert len(weeks) == 1 and re.fullmatch(r"\d{4}-W\d{2}", weeks[0].name)
+    emls = sorted(weeks[0].glob("*.eml"))
+    assert emls, result.output
+    for path in emls:
+        message = email.message_from_bytes(path.read_bytes(), policy=policy.default)
+        assert message.get_content_type() == "multipart/alternative"
+        text = message.get_body(preferencelist=("plain",))
+        html = message.get_body(preferencelist=("html",))
+        assert text is not None and html is not None
+        assert text.get_content().count("Ask them:") == html.get_content().count("Ask them")
+        assert path.with_suffix(".html").is_file()
+    assert "managers emailed" in result.output and str(len(emls)) in result.output
+    # Nothing a log or the terminal shows names a person or an address.
+    with (in_tmp / "demo-data" / "employees.csv").open(encoding="utf-8") as fh:
+        people = list(csv.DictReader(fh))
+    shown = result.output + "\n".join(r.getMessage() for r in caplog.records)
+    for person in people:
+        for value in (person["name"], person["email"]):
+            if value and len(value) > 3:
+                assert value not in shown
+
+
+@pytest.mark.slow
+def test_running_the_demo_twice_sends_nothing_twice(in_tmp):
+    assert runner.invoke(app, ["demo", "--employees", "200"]).exit_code == 0
+    before = {p: p.read_bytes() for p in (in_tmp / "outbox").rglob("*.eml")}
+    assert before
+    again = runner.invoke(app, ["demo", "--employees", "200"])
+    assert again.exit_code == 0
+    assert "already in the outbox" in again.output
+    assert {p: p.read_bytes() for p in (in_tmp / "outbox").rglob("*.eml")} == before
+
+
+def test_the_demo_refuses_a_store_holding_other_data(in_tmp):
+    write_drop(in_tmp / "real", tiny_org())
+    assert runner.invoke(app, ["ingest", "real"]).exit_code == 0
+    result = runner.invoke(app, ["demo", "--employees", "50", "--months", "3"])
+    assert result.exit_code == 1
+    assert "will not mix" in result.output
+    assert not Path("demo-data").exists()
