@@ -12,12 +12,14 @@ import hashlib
 import os
 import re
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.policy import SMTP
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 
 from nudges.render import Digest
 from pipelines.errors import DeliveryError
@@ -39,28 +41,43 @@ def message_bytes(message: EmailMessage) -> bytes:
     return message.as_bytes(policy=SMTP)
 
 
-def enqueue(conn: duckdb.DuckDBPyConnection, digest: Digest, message: EmailMessage) -> bool:
-    """Queue the week's digest for this manager unless one is already there. True if added."""
-    if fetch_value(
-        conn, "select count(*) from outbox where week = ? and manager_id = ?", [digest.week, digest.manager_id]
-    ):
-        return False
-    conn.execute(
-        "insert into outbox (week, manager_id, message_id, recipient, subject, message, html, nudge_count,"
-        " state, created_at) values (?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?) on conflict do nothing",
-        [
-            digest.week,
-            digest.manager_id,
-            digest.message_id,
-            digest.recipient,
-            digest.subject,
-            message_bytes(message),
-            digest.html,
-            digest.nudge_count,
-            utcnow(),
-        ],
+def queued_managers(conn: duckdb.DuckDBPyConnection, week: str) -> set[str]:
+    """Managers who already have this week's digest: a re-run must not make another."""
+    rows = conn.execute("select manager_id from outbox where week = ?", [week]).fetchall()
+    return {r[0] for r in rows}
+
+
+def enqueue(conn: duckdb.DuckDBPyConnection, messages: Sequence[tuple[Digest, EmailMessage]]) -> int:
+    """Queue each digest unless its (week, manager) is already there; returns how many were added.
+
+    One set-based insert: a row-at-a-time loop costs milliseconds per statement.
+    """
+    if not messages:
+        return 0
+    now = utcnow()
+    batch = pa.table(
+        {
+            "week": [d.week for d, _ in messages],
+            "manager_id": [d.manager_id for d, _ in messages],
+            "message_id": [d.message_id for d, _ in messages],
+            "recipient": [d.recipient for d, _ in messages],
+            "subject": [d.subject for d, _ in messages],
+            "message": pa.array([message_bytes(m) for _, m in messages], type=pa.binary()),
+            "html": [d.html for d, _ in messages],
+            "nudge_count": pa.array([d.nudge_count for d, _ in messages], type=pa.int32()),
+        }
     )
-    return True
+    before = fetch_value(conn, "select count(*) from outbox")
+    conn.register("_outbox_batch", batch)
+    try:
+        conn.execute(
+            "insert into outbox (week, manager_id, message_id, recipient, subject, message, html, nudge_count,"
+            " state, created_at) select *, 'queued', ? from _outbox_batch on conflict do nothing",
+            [now],
+        )
+    finally:
+        conn.unregister("_outbox_batch")
+    return int(fetch_value(conn, "select count(*) from outbox") - before)
 
 
 @dataclass
@@ -79,19 +96,18 @@ def deliver_files(conn: duckdb.DuckDBPyConnection, week: str, outbox_dir: Path) 
         raise DeliveryError(f"cannot create the outbox folder {folder}: {exc.strerror}") from None
     report = FilesReport(folder=folder)
     rows = conn.execute(
-        "select manager_id, message, html, state from outbox where week = ? order by manager_id", [week]
+        "select manager_id, message, html from outbox where week = ? order by manager_id", [week]
     ).fetchall()
-    for manager_id, message, html, state in rows:
+    for manager_id, message, html in rows:
         name = safe_filename(manager_id)
         changed = _write_if_different(folder / f"{name}.eml", bytes(message))
         changed |= _write_if_different(folder / f"{name}.html", html.encode("utf-8"))
         report.written += changed
         report.unchanged += not changed
-        if state != "sent":
-            conn.execute(
-                "update outbox set state = 'sent', delivered_at = ? where week = ? and manager_id = ?",
-                [utcnow(), week, manager_id],
-            )
+    # Every file of the week is on disk now: in files mode that is delivery.
+    conn.execute(
+        "update outbox set state = 'sent', delivered_at = ? where week = ? and state <> 'sent'", [utcnow(), week]
+    )
     return report
 
 

@@ -17,12 +17,13 @@ from pathlib import Path
 
 import duckdb
 import numpy as np
+import pyarrow as pa
 
 from models.features import Features, compute_features
 from models.rules import RuleWeights, Scores, rules_score
 from models.stars import StarRule, star_mask
 from nudges.catalog import Catalog, NudgeKind, load_catalog
-from nudges.outbox import FilesReport, deliver_files, enqueue
+from nudges.outbox import FilesReport, deliver_files, enqueue, queued_managers
 from nudges.render import Contact, Digest, Identity, build_message, render_digest
 from nudges.select import Person, Pick, Selection, SelectionPolicy, select
 from pipelines.errors import ConfigError, RenderError
@@ -152,12 +153,20 @@ def render_stage(
     catalog: Catalog,
     settings: Settings,
     week: IsoWeek,
+    *,
+    already_queued: set[str],
 ) -> tuple[list[Digest], int]:
-    """Digests for managers with something to do (and all-clear notes if configured)."""
+    """Digests for managers with something to do (and all-clear notes if configured).
+
+    Managers whose digest for the week is already queued are left alone: their
+    message exists, and a re-run must not make a different one.
+    """
     grouped: dict[str, list[Pick]] = selection.by_recipient()
     if settings.nudges.all_clear:
         for manager_id in _active_managers(conn):
             grouped.setdefault(manager_id, [])
+    for manager_id in already_queued:
+        grouped.pop(manager_id, None)
     ids = set(grouped) | {p.employee_id for p in selection.picks}
     contacts = load_contacts(conn, ids)
     identity = identity_from(settings)
@@ -195,24 +204,41 @@ def enqueue_stage(
     digests: list[Digest],
     selection: Selection,
     settings: Settings,
-) -> tuple[int, int]:
-    """Queue new digests and record their nudges, in one transaction. Returns (new, existing)."""
+) -> int:
+    """Queue new digests and record their nudges, in one transaction. Returns how many were queued."""
     identity = identity_from(settings)
-    picks = selection.by_recipient()
-    new = existing = 0
-    now = utcnow()
+    queued = {d.manager_id: d.week for d in digests}
+    nudges = [
+        (queued[p.recipient_id], p.recipient_id, p.employee_id, p.kind, p.skip_level, p.priority)
+        for p in selection.picks
+        if p.recipient_id in queued
+    ]
     with transaction(conn):
-        for digest in digests:
-            if not enqueue(conn, digest, build_message(digest, identity)):
-                existing += 1
-                continue
-            new += 1
-            for pick in picks.get(digest.manager_id, []):
-                conn.execute(
-                    "insert into nudges values (?, ?, ?, ?, ?, ?, ?) on conflict do nothing",
-                    [digest.week, digest.manager_id, pick.employee_id, pick.kind, pick.skip_level, pick.priority, now],
-                )
-    return new, existing
+        added = enqueue(conn, [(d, build_message(d, identity)) for d in digests])
+        record_nudges(conn, nudges)
+    return added
+
+
+def record_nudges(conn: duckdb.DuckDBPyConnection, rows: list[tuple[str, str, str, str, bool, float]]) -> None:
+    """The cooldown history and HR's audit trail of what was sent to whom."""
+    if not rows:
+        return
+    columns = list(zip(*rows, strict=True))
+    batch = pa.table(
+        {
+            "week": list(columns[0]),
+            "manager_id": list(columns[1]),
+            "employee_id": list(columns[2]),
+            "kind": list(columns[3]),
+            "skip_level": pa.array(columns[4], type=pa.bool_()),
+            "priority": pa.array(columns[5], type=pa.float64()),
+        }
+    )
+    conn.register("_nudge_batch", batch)
+    try:
+        conn.execute("insert into nudges select *, ? from _nudge_batch on conflict do nothing", [utcnow()])
+    finally:
+        conn.unregister("_nudge_batch")
 
 
 def run_week(
@@ -237,9 +263,13 @@ def run_week(
         step("select")
         stars, selection = select_stage(conn, features, scores, kinds, settings, week)
         step("render")
-        digests, report.digests_skipped = render_stage(conn, selection, catalog, settings, week)
+        already = queued_managers(conn, str(week))
+        report.digests_existing = len(already & set(selection.by_recipient()))
+        digests, report.digests_skipped = render_stage(
+            conn, selection, catalog, settings, week, already_queued=already
+        )
         step("enqueue")
-        report.digests_new, report.digests_existing = enqueue_stage(conn, digests, selection, settings)
+        report.digests_new = enqueue_stage(conn, digests, selection, settings)
         step("deliver")
         files: FilesReport | None = None
         if settings.delivery.mode == "files":
