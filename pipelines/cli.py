@@ -16,6 +16,7 @@ from typing import Annotated, Any, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -46,7 +47,7 @@ def handles_errors(func: Callable[P, R]) -> Callable[P, R]:
         try:
             return func(*args, **kwargs)
         except RetentionError as exc:
-            err_console.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True, soft_wrap=True)
+            err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
             raise typer.Exit(1) from None
 
     return wrapper
@@ -113,7 +114,7 @@ def synth(
     table.add_column("rows", justify="right")
     table.add_column("deliberately bad", justify="right")
     for source, path in result.files.items():
-        table.add_row(path.name, f"{result.rows[source]:,}", f"{result.bad_rows.get(source, 0):,}")
+        table.add_row(escape(path.name), f"{result.rows[source]:,}", f"{result.bad_rows.get(source, 0):,}")
     console.print(table)
     console.print(
         f"{result.employees:,} employees; {result.voluntary_exits:,} voluntary and"
@@ -193,15 +194,15 @@ def _print_ingest(report: Any) -> None:
     for f in report.files:
         top = f.reasons.most_common(1)
         table.add_row(
-            f.path,
+            escape(f.path),
             f.status,
             f"{f.rows_loaded:,}" if f.status == "loaded" else "-",
             f"{f.rows_quarantined:,}" if f.status == "loaded" else "-",
-            f"{top[0][0]} ({top[0][1]:,})" if top else "",
+            escape(f"{top[0][0]} ({top[0][1]:,})") if top else "",
         )
     console.print(table)
     if report.ignored:
-        console.print(f"Ignored files (not part of the contract): {', '.join(report.ignored)}")
+        console.print(f"Ignored files (not part of the contract): {escape(', '.join(report.ignored))}")
     if report.rows_quarantined:
         console.print(
             f"{report.rows_quarantined:,} rows quarantined with file, line, column and reason;"

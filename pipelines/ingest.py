@@ -179,9 +179,16 @@ def _ingest_file(
     share = counts.rows_quarantined / rows_read if rows_read else 0.0
     if share > options.max_reject_share:
         top = ", ".join(f"{r} ({n})" for r, n in counts.reasons.most_common(3))
+        first = fetch_one(conn, "select _line, _reason from _checked where _reason is not null order by _line limit 1")
+        example = f" First at line {first[0]}: {first[1]}." if first else ""
+        hint = (
+            " If the dates are valid but not ISO (YYYY-MM-DD), set [ingest] date_format, e.g. \"%d/%m/%Y\"."
+            if "is not a date" in (counts.reasons.most_common(1) or [("", 0)])[0][0]
+            else ""
+        )
         raise IngestError(
             f"{drop.relative}: {counts.rows_quarantined:,} of {rows_read:,} rows rejected ({share:.0%},"
-            f" limit {options.max_reject_share:.0%}); most common: {top}. Nothing was loaded;"
+            f" limit {options.max_reject_share:.0%}); most common: {top}.{example}{hint} Nothing was loaded;"
             " fix the file or raise [ingest] max_reject_share"
         )
     conn.execute(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import duckdb
@@ -261,3 +262,28 @@ def test_a_header_only_roster_is_an_error(conn, tmp_path):
     files["employees.csv"] = files["employees.csv"].split("\n", 1)[0] + "\n"
     with pytest.raises(IngestError, match="roster cannot be empty"):
         ingest_folder(conn, write_drop(tmp_path / "d", files), OPTIONS)
+
+
+def us_dates(text: str) -> str:
+    return re.sub(r"\b(\d{4})-(\d\d)-(\d\d)\b", r"\2/\3/\1", text)
+
+
+def test_non_iso_dates_load_with_a_configured_date_format(conn, tmp_path):
+    files = tiny_org()
+    files["performance.csv"] = us_dates(files["performance.csv"])
+    ingest_folder(conn, write_drop(tmp_path / "d", files), IngestOptions(today=TODAY, date_format="%m/%d/%Y"))
+    assert count(conn, "quarantine") == 0 and count(conn, "performance") == 36
+
+
+def test_a_file_of_unparsed_dates_suggests_date_format(conn, tmp_path):
+    files = tiny_org()
+    files["performance.csv"] = us_dates(files["performance.csv"])
+    with pytest.raises(IngestError, match=r"First at line 2: review_date is not a date.*date_format"):
+        ingest_folder(conn, write_drop(tmp_path / "d", files), OPTIONS)
+
+
+def test_semicolons_and_crlf_line_endings_are_understood(conn, tmp_path):
+    files = {name: text.replace(",", ";").replace("\n", "\r\n") for name, text in tiny_org().items()}
+    files["one_on_ones.csv"] = files["one_on_ones.csv"].replace("career;goals", '"career;goals"')
+    ingest_folder(conn, write_drop(tmp_path / "d", files), OPTIONS)
+    assert count(conn, "quarantine") == 0 and count(conn, "employees") == 20
