@@ -29,7 +29,7 @@ class Features:
         """A column as float64 with NaN for missing values."""
         col = self.columns[name]
         if isinstance(col, np.ma.MaskedArray):
-            return col.astype(np.float64).filled(np.nan)
+            return np.asarray(np.ma.filled(col.astype(np.float64), np.nan))
         return np.asarray(col, dtype=np.float64)
 
 
@@ -44,7 +44,6 @@ def _plain(values: np.ndarray) -> np.ndarray:
     """Text columns as object arrays with None; numbers keep their mask for `numeric()`."""
     if values.dtype == object or values.dtype.kind in "US":
         if isinstance(values, np.ma.MaskedArray):
-            out = values.astype(object).filled(None)
-            return np.asarray(out, dtype=object)
+            return np.asarray(np.ma.filled(values.astype(object), None), dtype=object)
         return np.asarray(values, dtype=object)
     return values

@@ -28,4 +28,4 @@ def star_mask(rating_latest: np.ndarray, rule: StarRule) -> np.ndarray:
     if not tests:
         return rated
     stacked = np.vstack(tests)
-    return stacked.any(axis=0) if rule.combine == "any" else stacked.all(axis=0)
+    return np.asarray(stacked.any(axis=0) if rule.combine == "any" else stacked.all(axis=0))

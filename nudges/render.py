@@ -145,7 +145,7 @@ def item_view(pick: Pick, kind: NudgeKind, contact: Contact, *, week: str, displ
 
 def message_id(week: str, manager_id: str, identity: Identity) -> str:
     """Stable per (week, manager): a resend carries the same id so receivers can de-duplicate."""
-    token = hashlib.sha256(f"{week}\x1f{manager_id}".encode("utf-8")).hexdigest()[:32]
+    token = hashlib.sha256(f"{week}\x1f{manager_id}".encode()).hexdigest()[:32]
     return f"<{token}.{week.lower()}@{sender_domain(identity)}>"
 
 

@@ -18,7 +18,15 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines.contract import EMAIL_PATTERN, EMPLOYEES, FILE_FORMATS, SOURCES, Column, Kind, Source
+from pipelines.contract import (
+    EMAIL_PATTERN,
+    EMPLOYEES,
+    FILE_FORMATS,
+    SOURCES,
+    Column,
+    Kind,
+    Source,
+)
 from pipelines.errors import IngestError
 from pipelines.readers import STAGE, Staged, quote_ident, stage_file
 from pipelines.store import fetch_one, fetch_value, transaction, utcnow

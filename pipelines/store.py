@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -134,4 +134,4 @@ def fetch_value(conn: duckdb.DuckDBPyConnection, sql: str, params: object = None
 
 def utcnow() -> datetime:
     """Naive UTC, which is what DuckDB's TIMESTAMP holds."""
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+    return datetime.now(UTC).replace(tzinfo=None)
