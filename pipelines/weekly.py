@@ -26,7 +26,7 @@ from nudges.catalog import Catalog, NudgeKind, load_catalog
 from nudges.outbox import FilesReport, deliver_files, enqueue, queued_managers
 from nudges.render import Contact, Digest, Identity, build_message, render_digest
 from nudges.select import Person, Pick, Selection, SelectionPolicy, select
-from pipelines.errors import ConfigError, RenderError
+from pipelines.errors import ConfigError, RenderError, StoreError
 from pipelines.settings import Settings
 from pipelines.store import fetch_one, fetch_value, transaction, utcnow
 from pipelines.weeks import IsoWeek
@@ -250,6 +250,8 @@ def run_week(
 ) -> WeeklyReport:
     """Score, select, render, enqueue and deliver one ISO week; safe to re-run."""
     step = progress or (lambda _label: None)
+    if not fetch_value(conn, "select count(*) from employees"):
+        raise StoreError("the store holds no employees yet: run `retention ingest DIR` (or `retention demo`) first")
     report = WeeklyReport(run_id=uuid.uuid4().hex, week=str(week))
     conn.execute(
         "insert into runs values (?, 'weekly', ?, ?, null, 'running', null)", [report.run_id, str(week), utcnow()]

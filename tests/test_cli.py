@@ -65,8 +65,8 @@ def test_ingest_of_a_missing_folder_names_it(in_tmp):
 
 def test_run_before_any_ingest_explains_itself(in_tmp):
     result = runner.invoke(app, ["run", "--week", "2026-W48"])
-    assert result.exit_code == 0
-    assert "people on the roster" in result.output
+    assert result.exit_code == 1
+    assert "run `retention ingest DIR`" in result.output
 
 
 def test_run_with_a_malformed_week_says_what_a_week_looks_like(in_tmp):
