@@ -264,6 +264,30 @@ def test_events_only_happen_while_employed(small: SynthResult) -> None:
         assert outside == 0, name
 
 
+def test_a_window_without_a_review_cycle_still_has_ratings(tmp_path: Path) -> None:
+    """Review history predates the window, so a short window still finds star performers."""
+    result = generate(SynthSpec(employees=300, months=4, seed=7, end=date(2026, 11, 20)), tmp_path)
+    window_start = _truth(result)["window"]["start"]
+    rated, stars, in_window, consistency = _sql(f"""
+        with reviews as (
+            select employee_id, try_cast(review_date as date) as reviewed, try_cast(rating as double) as rating
+            from {_csv(result, 'performance')}
+            where try_cast(rating as double) is not null and try_cast(review_date as date) < date '2999-01-01'),
+        latest as (select employee_id, max_by(rating, reviewed) as rating from reviews group by 1)
+        select avg((l.rating is not null)::int), count(*) filter (where l.rating >= 4),
+               (select count(*) from reviews where reviewed >= date '{window_start}'),
+               corr(l.rating, t.performance_latent::double)
+        from {_csv(result, 'employees')} e
+        join {_truth_csv(result)} t using (employee_id)
+        left join latest l using (employee_id)
+        where e.status = 'active'
+    """)[0]
+    assert in_window == 0  # no cycle starts inside 2026-07-21..2026-11-20
+    assert rated > 0.75
+    assert stars > 0
+    assert consistency > 0.8  # ratings follow the latent performance the hazard uses
+
+
 def test_values_use_the_allowed_vocabularies(small: SynthResult) -> None:
     topics = _sql(f"select distinct unnest(string_split(topics, ';')) from {_csv(small, 'one_on_ones')}")
     assert {t for (t,) in topics} <= {"career", "goals", "feedback", "project", "wellbeing"}
