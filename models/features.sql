@@ -1,5 +1,6 @@
 -- features: one row per employee on the roster at $as_of, built only from events
 -- dated strictly before $as_of (point in time). Parameters: $as_of (timestamp).
+-- `status` is today's status (selection skips anyone not active now).
 -- Counts are over trailing windows; "days since" is null only when it cannot be known.
 with
 roster as (
@@ -12,8 +13,8 @@ roster as (
         datediff('day', hire_date, cast($as_of as date)) as tenure_days
     from employees
     where hire_date < cast($as_of as date)
-      and (exit_date is null or exit_date >= cast($as_of as date))
-      and status <> 'left'
+      -- employed at $as_of: not yet left then (a leaver without a date cannot be placed)
+      and (exit_date >= cast($as_of as date) or (exit_date is null and status <> 'left'))
 ),
 
 history as (
