@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import time
 from collections.abc import Callable
 from datetime import date
@@ -16,6 +17,7 @@ from typing import Annotated, Any, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
+from rich.logging import RichHandler
 from rich.markup import escape
 from rich.progress import (
     BarColumn,
@@ -69,9 +71,16 @@ def _root(
         Path | None,
         typer.Option("--config", "-c", help="Config file (default: $RETENTION_CONFIG, else ./retention.toml)."),
     ] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log each stage (ids and counts only).")] = False,
 ) -> None:
     """Weekly partnering nudges for managers of star performers."""
     _State.config = config
+    if verbose:
+        logging.basicConfig(
+            level=logging.INFO,
+            format="%(message)s",
+            handlers=[RichHandler(console=err_console, show_path=False, markup=False)],
+        )
 
 
 def _settings(overrides: dict[str, Any] | None = None) -> Any:

@@ -9,6 +9,7 @@ text (recognition messages) is read only to be dropped.
 from __future__ import annotations
 
 import hashlib
+import logging
 import uuid
 from collections import Counter
 from collections.abc import Callable, Mapping
@@ -32,6 +33,7 @@ from pipelines.readers import STAGE, Staged, quote_ident, stage_file
 from pipelines.store import fetch_one, fetch_value, transaction, utcnow
 
 Progress = Callable[[str, int, int], None]  # (file, files done, files total)
+log = logging.getLogger("retention.ingest")
 
 # Quarantine reasons, one place, so reports and tests agree on the words.
 MISSING = "missing {col}"
@@ -204,6 +206,8 @@ def _ingest_file(
         [drop.relative, drop.source.name, sha, rows_read, counts.rows_loaded, counts.rows_quarantined, utcnow(), run_id],
     )
     counts.rows_read = rows_read
+    log.info("%s: %d rows read, %d loaded, %d quarantined", drop.relative, rows_read, counts.rows_loaded,
+             counts.rows_quarantined)
     return counts
 
 

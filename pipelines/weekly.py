@@ -8,6 +8,7 @@ This module is the edge that turns settings into the plain policies below it.
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -32,6 +33,8 @@ from pipelines.store import fetch_one, fetch_value, transaction, utcnow
 from pipelines.weeks import IsoWeek
 
 Progress = Callable[[str], None]
+# Log lines carry ids, counts and states only: never a name, an address or a score.
+log = logging.getLogger("retention.weekly")
 
 
 @dataclass
@@ -185,8 +188,9 @@ def render_stage(
                     identity=identity,
                 )
             )
-        except RenderError:
+        except RenderError as exc:
             # An unusable manager address costs that one digest, never the run.
+            log.warning("week %s: digest for manager %s skipped: %s", week, manager_id, exc)
             skipped += 1
     return digests, skipped
 
@@ -283,6 +287,11 @@ def run_week(
     conn.execute(
         "update runs set status = 'completed', finished_at = ?, summary = ? where run_id = ?",
         [utcnow(), report.as_json(), report.run_id],
+    )
+    log.info(
+        "week %s run %s: %d people, %d stars, %d flagged, %d digests queued (%d already), %d nudges",
+        report.week, report.run_id, report.people, report.stars, report.stars_flagged,
+        report.digests_new, report.digests_existing, report.nudges,
     )
     return report
 

@@ -9,7 +9,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipelines.synth.bad_rows import EmployeeBadRows, employee_bad_pool
-from pipelines.synth.columns import Ids, choices, dates, department_names, exit_dates, exit_reasons
+from pipelines.synth.columns import (
+    Ids,
+    choices,
+    dates,
+    department_names,
+    exit_dates,
+    exit_reasons,
+)
 from pipelines.synth.simulation import Simulation
 from pipelines.synth.vocab import DEPARTMENTS, FIRST, LAST, LOCATIONS, ROLES, SENIORITY
 

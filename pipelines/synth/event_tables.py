@@ -9,7 +9,14 @@ from pipelines.contract import AUTONOMY_SURVEY, ONE_ON_ONES, PERFORMANCE, RECOGN
 from pipelines.synth.columns import Ids, choices, dates, timestamps
 from pipelines.synth.events import Chunk
 from pipelines.synth.simulation import Simulation
-from pipelines.synth.vocab import CHANNELS, ITEMS, LEARNING_KINDS, MESSAGES, STATUS_1ON1, TOPICS
+from pipelines.synth.vocab import (
+    CHANNELS,
+    ITEMS,
+    LEARNING_KINDS,
+    MESSAGES,
+    STATUS_1ON1,
+    TOPICS,
+)
 
 _TOPIC_STRINGS = tuple(";".join(t for i, t in enumerate(TOPICS) if code >> i & 1) for code in range(32))
 

@@ -16,7 +16,14 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipelines.synth.columns import Ids, choices, dates, department_names, exit_dates, exit_reasons
+from pipelines.synth.columns import (
+    Ids,
+    choices,
+    dates,
+    department_names,
+    exit_dates,
+    exit_reasons,
+)
 from pipelines.synth.employees import file_manager, statuses
 from pipelines.synth.event_tables import concat
 from pipelines.synth.hazard import HAZ

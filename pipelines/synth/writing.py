@@ -9,7 +9,14 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from pipelines.contract import AUTONOMY_SURVEY, EMPLOYEES, LEARNING, ONE_ON_ONES, PERFORMANCE, RECOGNITION
+from pipelines.contract import (
+    AUTONOMY_SURVEY,
+    EMPLOYEES,
+    LEARNING,
+    ONE_ON_ONES,
+    PERFORMANCE,
+    RECOGNITION,
+)
 from pipelines.synth import Progress
 from pipelines.synth.bad_rows import inject_bad_rows
 from pipelines.synth.columns import Ids
