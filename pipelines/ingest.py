@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import uuid
 from collections import Counter
 from collections.abc import Callable, Mapping
@@ -191,9 +192,10 @@ def _ingest_file(
         top = ", ".join(f"{r} ({n})" for r, n in counts.reasons.most_common(3))
         first = fetch_one(conn, "select _line, _reason from _checked where _reason is not null order by _line limit 1")
         example = f" First at line {first[0]}: {first[1]}." if first else ""
+        (commonest, _), = counts.reasons.most_common(1)
         hint = (
             " If the dates are valid but not ISO (YYYY-MM-DD), set [ingest] date_format, e.g. \"%d/%m/%Y\"."
-            if "is not a date" in (counts.reasons.most_common(1) or [("", 0)])[0][0]
+            if commonest.endswith("is not a date")
             else ""
         )
         raise IngestError(
@@ -224,12 +226,22 @@ def _map_headers(drop: DropFile, staged: Staged, configured: Mapping[str, str]) 
         elif col.required:
             missing.append(col.name if wanted == col.name else f"{col.name} (mapped to {wanted!r})")
     if missing:
-        found = ", ".join(staged.headers[:20]) or "none"
         raise IngestError(
-            f"{drop.relative}: line 1: missing required column(s) {', '.join(missing)}; found columns: {found}."
+            f"{drop.relative}: line 1: missing required column(s) {', '.join(missing)}; {_describe_headers(staged.headers)}."
             f" Map your headers in [ingest.columns.{drop.source.name}] of retention.toml"
         )
     return mapping
+
+
+_HEADER_LIKE = re.compile(r"^[A-Za-z][A-Za-z0-9 _.()#/-]{0,63}$")
+
+
+def _describe_headers(headers: list[str]) -> str:
+    """Echo the headers only when they look like headers: a file without a header row
+    would otherwise put its first person's data into an error message."""
+    if headers and all(_HEADER_LIKE.match(h.strip()) for h in headers):
+        return "found columns: " + ", ".join(h.strip() for h in headers[:30])
+    return "the first line does not look like a header row (is it missing?)"
 
 
 def _text(mapping: Mapping[str, str], col: Column) -> str:

@@ -286,3 +286,20 @@ def test_semicolons_and_crlf_line_endings_are_understood(conn, tmp_path):
     files["one_on_ones.csv"] = files["one_on_ones.csv"].replace("career;goals", '"career;goals"')
     ingest_folder(conn, write_drop(tmp_path / "d", files), OPTIONS)
     assert count(conn, "quarantine") == 0 and count(conn, "employees") == 20
+
+
+def test_a_file_without_a_header_row_never_echoes_its_first_row(conn, tmp_path):
+    files = tiny_org()
+    files["employees.csv"] = files["employees.csv"].split("\n", 1)[1]
+    with pytest.raises(IngestError) as err:
+        ingest_folder(conn, write_drop(tmp_path / "d", files), OPTIONS)
+    message = str(err.value)
+    assert "does not look like a header row" in message
+    assert "ceo@example.com" not in message and "Casey" not in message
+
+
+def test_a_missing_column_lists_the_headers_found(conn, tmp_path):
+    files = tiny_org()
+    files["performance.csv"] = files["performance.csv"].replace("rating", "Score Value")
+    with pytest.raises(IngestError, match="found columns: employee_id, review_date, Score Value"):
+        ingest_folder(conn, write_drop(tmp_path / "d", files), OPTIONS)
