@@ -9,6 +9,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from models.rules import SIGNALS
 from pipelines.errors import ConfigError
 
 DEFAULT_CATALOG = Path(__file__).parent / "catalog.toml"
@@ -37,6 +38,13 @@ class NudgeKind(BaseModel):
     actions: list[str] = Field(min_length=1)
     questions: list[str] = Field(min_length=1)
     why: list[str] = Field(min_length=1)
+
+    @field_validator("driver")
+    @classmethod
+    def _known_driver(cls, value: str) -> str:
+        if value not in SIGNALS:
+            raise ValueError(f"driver must be one of {', '.join(SIGNALS)}")
+        return value
 
     @field_validator("actions")
     @classmethod
