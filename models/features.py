@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 import duckdb
 import numpy as np
+import pandas as pd
 
 FEATURES_SQL = (Path(__file__).parent / "features.sql").read_text(encoding="utf-8")
 
@@ -25,6 +27,15 @@ class Features:
     def __getitem__(self, name: str) -> np.ndarray:
         return self.columns[name]
 
+    def frame(self) -> pd.DataFrame:
+        """The columns as a DataFrame, missing numbers as NaN (what the model expects)."""
+        return pd.DataFrame(
+            {
+                name: self.numeric(name) if values.dtype.kind in "biuf" else values
+                for name, values in self.columns.items()
+            }
+        )
+
     def numeric(self, name: str) -> np.ndarray:
         """A column as float64 with NaN for missing values."""
         col = self.columns[name]
@@ -35,9 +46,21 @@ class Features:
 
 def compute_features(conn: duckdb.DuckDBPyConnection, as_of: datetime) -> Features:
     """Everyone on the roster at `as_of`, from events strictly before it."""
-    result = conn.execute(FEATURES_SQL, {"as_of": as_of}).fetchnumpy()
+    _set_snapshots(conn, [as_of])
+    result = conn.execute(FEATURES_SQL).fetchnumpy()
     columns = {name: _plain(values) for name, values in result.items()}
     return Features(as_of=as_of, columns=columns)
+
+
+def snapshot_frame(conn: duckdb.DuckDBPyConnection, snapshots: Sequence[datetime]) -> pd.DataFrame:
+    """Features for many snapshots at once (one row per employee and snapshot), for training."""
+    _set_snapshots(conn, snapshots)
+    return conn.execute(FEATURES_SQL).df()
+
+
+def _set_snapshots(conn: duckdb.DuckDBPyConnection, snapshots: Sequence[datetime]) -> None:
+    conn.execute("create or replace temp table _snapshots (as_of timestamp)")
+    conn.executemany("insert into _snapshots values (?)", [[s] for s in snapshots])
 
 
 def _plain(values: np.ndarray) -> np.ndarray:

@@ -1,125 +1,261 @@
--- features: one row per employee on the roster at $as_of, built only from events
--- dated strictly before $as_of (point in time). Parameters: $as_of (timestamp).
--- `status` is today's status (selection skips anyone not active now).
--- Counts are over trailing windows; "days since" is null only when it cannot be known.
+-- features: one row per (employee, snapshot) for everyone employed at the snapshot,
+-- built only from events dated strictly before it (point in time).
+-- Input: a table `_snapshots(as_of timestamp)`; one row for a weekly run, one per
+-- month for training. "Days since" is counted from where our records begin when
+-- nothing happened since, so "never" means "not since records began".
+-- `status` is today's status (selection skips anyone not active now); `manager_id`
+-- is today's manager.
 with
 roster as (
     select
-        employee_id,
-        manager_id,
-        status,
-        department,
-        hire_date,
-        datediff('day', hire_date, cast($as_of as date)) as tenure_days
-    from employees
-    where hire_date < cast($as_of as date)
-      -- employed at $as_of: not yet left then (a leaver without a date cannot be placed)
-      and (exit_date >= cast($as_of as date) or (exit_date is null and status <> 'left'))
+        e.employee_id,
+        s.as_of,
+        e.manager_id,
+        e.status,
+        coalesce(e.department, 'unknown') as department,
+        coalesce(e.location, 'unknown') as location,
+        e.hire_date,
+        datediff('day', e.hire_date, cast(s.as_of as date)) as tenure_days
+    from employees e
+    cross join _snapshots s
+    where e.hire_date < cast(s.as_of as date)
+      -- employed then: not yet left (a leaver without a date cannot be placed in time)
+      and (e.exit_date >= cast(s.as_of as date) or (e.exit_date is null and e.status <> 'left'))
 ),
 
 history as (
-    -- where our records begin: "never" only means "not since then"
+    -- where our records begin, as known at each snapshot
     select
-        (select cast(coalesce(min(given_at), $as_of) as date) from recognition where given_at < $as_of)
-            as recognition_start,
-        (select cast(coalesce(min(scheduled_at), $as_of) as date) from one_on_ones where scheduled_at < $as_of)
-            as one_on_one_start
+        s.as_of,
+        (select cast(min(given_at) as date) from recognition where given_at < s.as_of) as recognition_start,
+        (select cast(min(scheduled_at) as date) from one_on_ones where scheduled_at < s.as_of) as one_on_one_start,
+        (select cast(min(completed_at) as date) from learning where completed_at < s.as_of) as learning_start
+    from _snapshots s
 ),
 
 reviews as (
     select
-        employee_id,
-        max_by(rating, review_date) as rating_latest,
-        max(review_date) as last_review_date
-    from performance
-    where review_date < cast($as_of as date)
-    group by employee_id
+        r.employee_id,
+        r.as_of,
+        p.rating as rating_latest,
+        p.review_date as last_review_date
+    from roster r
+    asof left join performance p
+        on r.employee_id = p.employee_id and cast(r.as_of as date) > p.review_date
 ),
 
-recognised as (
+reviews_before as (
+    -- the rating half a year earlier, for the trend
+    select r.employee_id, r.as_of, p.rating as rating_earlier
+    from roster r
+    asof left join performance p
+        on r.employee_id = p.employee_id and cast(r.as_of as date) - interval 180 day > p.review_date
+),
+
+recognition_windows as (
     select
-        recipient_id as employee_id,
-        count(*) filter (where given_at >= $as_of - interval 30 day) as recognition_30d,
-        count(*) filter (where given_at >= $as_of - interval 90 day) as recognition_90d,
-        count(*) filter (where given_at >= $as_of - interval 180 day) as recognition_180d,
-        count(distinct giver_id) filter (where given_at >= $as_of - interval 90 day) as givers_90d,
-        max(given_at) as last_recognised_at
-    from recognition
-    where given_at < $as_of and given_at >= $as_of - interval 730 day
-    group by recipient_id
+        r.employee_id,
+        r.as_of,
+        count(*) filter (where g.given_at >= r.as_of - interval 30 day) as recognition_30d,
+        count(*) filter (where g.given_at >= r.as_of - interval 60 day
+                           and g.given_at < r.as_of - interval 30 day) as recognition_prev_30d,
+        count(*) filter (where g.given_at >= r.as_of - interval 90 day) as recognition_90d,
+        count(*) as recognition_180d,
+        count(distinct g.giver_id) filter (where g.given_at >= r.as_of - interval 90 day) as givers_90d
+    from roster r
+    join recognition g
+        on g.recipient_id = r.employee_id
+       and g.given_at < r.as_of
+       and g.given_at >= r.as_of - interval 180 day
+    group by r.employee_id, r.as_of
+),
+
+last_recognition as (
+    select r.employee_id, r.as_of, g.given_at as last_recognised_at
+    from roster r
+    asof left join recognition g
+        on r.employee_id = g.recipient_id and r.as_of > g.given_at
 ),
 
 meetings as (
     select
-        employee_id,
-        scheduled_at,
-        status,
-        topics,
-        row_number() over (partition by employee_id order by scheduled_at desc) as recency
-    from one_on_ones
-    where scheduled_at < $as_of and scheduled_at >= $as_of - interval 730 day
+        r.employee_id,
+        r.as_of,
+        m.scheduled_at,
+        m.status,
+        row_number() over (partition by r.employee_id, r.as_of order by m.scheduled_at desc) as recency
+    from roster r
+    join one_on_ones m
+        on m.employee_id = r.employee_id
+       and m.scheduled_at < r.as_of
+       and m.scheduled_at >= r.as_of - interval 180 day
 ),
 
-one_on_one_stats as (
+meeting_stats as (
     select
         employee_id,
-        count(*) filter (where scheduled_at >= $as_of - interval 90 day) as one_on_ones_scheduled_90d,
-        count(*) filter (where scheduled_at >= $as_of - interval 90 day and status = 'held') as one_on_ones_held_90d,
+        as_of,
+        count(*) filter (where scheduled_at >= as_of - interval 90 day) as one_on_ones_scheduled_90d,
+        count(*) filter (where scheduled_at >= as_of - interval 90 day and status = 'held') as one_on_ones_held_90d,
+        count(*) filter (where scheduled_at >= as_of - interval 90 day and status <> 'held') as one_on_ones_missed_90d,
         count(*) filter (where recency <= 4 and status <> 'held') as one_on_ones_missed_last4,
-        count(*) filter (where recency <= 4) as one_on_ones_last4,
-        max(scheduled_at) filter (where status = 'held') as last_held_at,
-        max(scheduled_at) filter (where status = 'held' and list_contains(topics, 'career')) as last_career_at
+        count(*) filter (where recency <= 4) as one_on_ones_last4
     from meetings
-    group by employee_id
+    group by employee_id, as_of
 ),
 
-latest_survey as (
-    select employee_id, item, score, responded_at,
-        row_number() over (partition by employee_id, item order by responded_at desc) as recency
-    from autonomy_survey
-    where responded_at < $as_of and responded_at >= $as_of - interval 365 day
+held as (
+    select employee_id, scheduled_at, topics
+    from one_on_ones
+    where status = 'held'
 ),
 
-autonomy as (
-    -- the autonomy level: the latest answers on freedom and decisions
+last_held as (
+    select r.employee_id, r.as_of, h.scheduled_at as last_held_at
+    from roster r
+    asof left join held h
+        on r.employee_id = h.employee_id and r.as_of > h.scheduled_at
+),
+
+career_talks as (
+    select employee_id, scheduled_at from held where list_contains(topics, 'career')
+),
+
+last_career as (
+    select r.employee_id, r.as_of, c.scheduled_at as last_career_at
+    from roster r
+    asof left join career_talks c
+        on r.employee_id = c.employee_id and r.as_of > c.scheduled_at
+),
+
+survey_items as (
+    -- the latest answer per item in the last year, and the one before it
+    select
+        r.employee_id,
+        r.as_of,
+        a.item,
+        a.score,
+        row_number() over (partition by r.employee_id, r.as_of, a.item order by a.responded_at desc) as recency
+    from roster r
+    join autonomy_survey a
+        on a.employee_id = r.employee_id
+       and a.responded_at < r.as_of
+       and a.responded_at >= r.as_of - interval 365 day
+       and a.item in ('freedom', 'decisions', 'voice', 'growth')
+),
+
+survey as (
     select
         employee_id,
-        avg(score) filter (where recency = 1) as autonomy_latest,
-        avg(score) filter (where recency = 2) as autonomy_previous
-    from latest_survey
-    where item in ('freedom', 'decisions')
-    group by employee_id
+        as_of,
+        avg(score) filter (where recency = 1 and item in ('freedom', 'decisions')) as autonomy_latest,
+        avg(score) filter (where recency = 2 and item in ('freedom', 'decisions')) as autonomy_previous,
+        avg(score) filter (where recency = 1 and item = 'voice') as voice_latest,
+        avg(score) filter (where recency = 2 and item = 'voice') as voice_previous,
+        avg(score) filter (where recency = 1 and item = 'growth') as growth_latest
+    from survey_items
+    group by employee_id, as_of
+),
+
+learning_windows as (
+    select r.employee_id, r.as_of, count(*) as learning_180d
+    from roster r
+    join learning l
+        on l.employee_id = r.employee_id
+       and l.completed_at < r.as_of
+       and l.completed_at >= r.as_of - interval 180 day
+    group by r.employee_id, r.as_of
+),
+
+last_learning as (
+    select r.employee_id, r.as_of, l.completed_at as last_learning_at
+    from roster r
+    asof left join learning l
+        on r.employee_id = l.employee_id and r.as_of > l.completed_at
+),
+
+person as (
+    select
+        r.employee_id,
+        r.as_of,
+        r.manager_id,
+        r.status,
+        r.department,
+        r.location,
+        r.tenure_days,
+        v.rating_latest,
+        v.rating_latest - b.rating_earlier as rating_change,
+        datediff('day', v.last_review_date, cast(r.as_of as date)) as days_since_review,
+        coalesce(w.recognition_30d, 0) as recognition_30d,
+        coalesce(w.recognition_90d, 0) as recognition_90d,
+        coalesce(w.recognition_180d, 0) as recognition_180d,
+        coalesce(w.recognition_30d, 0) - coalesce(w.recognition_prev_30d, 0) as recognition_trend,
+        coalesce(w.givers_90d, 0) as givers_90d,
+        datediff('day', coalesce(cast(g.last_recognised_at as date), greatest(r.hire_date, h.recognition_start)),
+                 cast(r.as_of as date)) as days_since_recognition,
+        g.last_recognised_at is not null as ever_recognised,
+        coalesce(m.one_on_ones_scheduled_90d, 0) as one_on_ones_scheduled_90d,
+        coalesce(m.one_on_ones_held_90d, 0) as one_on_ones_held_90d,
+        coalesce(m.one_on_ones_missed_90d, 0) as one_on_ones_missed_90d,
+        coalesce(m.one_on_ones_missed_last4, 0) as one_on_ones_missed_last4,
+        coalesce(m.one_on_ones_last4, 0) as one_on_ones_last4,
+        datediff('day', coalesce(cast(lh.last_held_at as date), greatest(r.hire_date, h.one_on_one_start)),
+                 cast(r.as_of as date)) as days_since_one_on_one,
+        datediff('day', coalesce(cast(lc.last_career_at as date), greatest(r.hire_date, h.one_on_one_start)),
+                 cast(r.as_of as date)) as days_since_career_talk,
+        lc.last_career_at is not null as ever_career_talk,
+        s.autonomy_latest,
+        s.autonomy_latest - s.autonomy_previous as autonomy_change,
+        s.voice_latest,
+        s.voice_latest - s.voice_previous as voice_change,
+        s.growth_latest,
+        coalesce(lw.learning_180d, 0) as learning_180d,
+        datediff('day', coalesce(cast(ll.last_learning_at as date), greatest(r.hire_date, h.learning_start)),
+                 cast(r.as_of as date)) as days_since_learning
+    from roster r
+    join history h on h.as_of = r.as_of
+    left join reviews v on v.employee_id = r.employee_id and v.as_of = r.as_of
+    left join reviews_before b on b.employee_id = r.employee_id and b.as_of = r.as_of
+    left join recognition_windows w on w.employee_id = r.employee_id and w.as_of = r.as_of
+    left join last_recognition g on g.employee_id = r.employee_id and g.as_of = r.as_of
+    left join meeting_stats m on m.employee_id = r.employee_id and m.as_of = r.as_of
+    left join last_held lh on lh.employee_id = r.employee_id and lh.as_of = r.as_of
+    left join last_career lc on lc.employee_id = r.employee_id and lc.as_of = r.as_of
+    left join survey s on s.employee_id = r.employee_id and s.as_of = r.as_of
+    left join learning_windows lw on lw.employee_id = r.employee_id and lw.as_of = r.as_of
+    left join last_learning ll on ll.employee_id = r.employee_id and ll.as_of = r.as_of
+),
+
+teams as (
+    -- the people sharing a manager at the snapshot, and their recent voluntary exits
+    select
+        p.manager_id,
+        p.as_of,
+        count(*) as team_size,
+        avg(p.recognition_90d) as team_recognition_90d,
+        avg(p.one_on_ones_held_90d) as team_one_on_ones_held_90d
+    from person p
+    where p.manager_id is not null and p.manager_id <> p.employee_id
+    group by p.manager_id, p.as_of
+),
+
+team_exits as (
+    select s.as_of, e.manager_id, count(*) as team_voluntary_exits_180d
+    from employees e
+    join _snapshots s
+        on e.exit_reason = 'voluntary'
+       and e.exit_date < cast(s.as_of as date)
+       and e.exit_date >= cast(s.as_of as date) - interval 180 day
+    group by s.as_of, e.manager_id
 )
 
 select
-    r.employee_id,
-    r.manager_id,
-    r.status,
-    r.department,
-    r.tenure_days,
-    v.rating_latest,
-    coalesce(g.recognition_30d, 0) as recognition_30d,
-    coalesce(g.recognition_90d, 0) as recognition_90d,
-    coalesce(g.recognition_180d, 0) as recognition_180d,
-    coalesce(g.givers_90d, 0) as givers_90d,
-    datediff('day', coalesce(cast(g.last_recognised_at as date), greatest(r.hire_date, h.recognition_start)),
-             cast($as_of as date)) as days_since_recognition,
-    g.last_recognised_at is not null as ever_recognised,
-    coalesce(o.one_on_ones_scheduled_90d, 0) as one_on_ones_scheduled_90d,
-    coalesce(o.one_on_ones_held_90d, 0) as one_on_ones_held_90d,
-    coalesce(o.one_on_ones_missed_last4, 0) as one_on_ones_missed_last4,
-    coalesce(o.one_on_ones_last4, 0) as one_on_ones_last4,
-    datediff('day', coalesce(cast(o.last_held_at as date), greatest(r.hire_date, h.one_on_one_start)),
-             cast($as_of as date)) as days_since_one_on_one,
-    datediff('day', coalesce(cast(o.last_career_at as date), greatest(r.hire_date, h.one_on_one_start)),
-             cast($as_of as date)) as days_since_career_talk,
-    o.last_career_at is not null as ever_career_talk,
-    a.autonomy_latest,
-    a.autonomy_latest - a.autonomy_previous as autonomy_change
-from roster r
-cross join history h
-left join reviews v using (employee_id)
-left join recognised g using (employee_id)
-left join one_on_one_stats o using (employee_id)
-left join autonomy a using (employee_id)
-order by r.employee_id
+    p.*,
+    coalesce(t.team_size, 0) as team_size,
+    t.team_recognition_90d,
+    t.team_one_on_ones_held_90d,
+    coalesce(x.team_voluntary_exits_180d, 0) as team_voluntary_exits_180d
+from person p
+left join teams t on t.manager_id = p.manager_id and t.as_of = p.as_of
+left join team_exits x on x.manager_id = p.manager_id and x.as_of = p.as_of
+order by p.as_of, p.employee_id

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from models.features import Features
+from models.score import Scores
 
 SIGNALS: tuple[str, ...] = ("recognition", "one_on_ones", "career", "autonomy")
 
@@ -38,16 +39,6 @@ class RuleWeights:
         return {s: float(getattr(self, s)) for s in SIGNALS}
 
 
-@dataclass(frozen=True)
-class Scores:
-    """Risk in [0, 1] per employee and each signal's contribution to it."""
-
-    employee_id: np.ndarray
-    risk: np.ndarray
-    drivers: dict[str, np.ndarray]  # signal -> risk reduction if restored to healthy
-    method: str
-
-
 def _ramp(values: np.ndarray, healthy: float, worst: float) -> np.ndarray:
     gap = (values - healthy) / (worst - healthy)
     return np.clip(np.nan_to_num(gap, nan=0.0), 0.0, 1.0)
@@ -69,7 +60,7 @@ def signal_gaps(features: Features) -> dict[str, np.ndarray]:
     }
 
 
-def rules_score(features: Features, weights: RuleWeights) -> Scores:
+def rules_score(features: Features, weights: RuleWeights, *, note: str = "") -> Scores:
     gaps = signal_gaps(features)
     w = weights.as_dict()
     total = sum(w.values())
@@ -77,4 +68,4 @@ def rules_score(features: Features, weights: RuleWeights) -> Scores:
         raise ValueError("at least one rules weight must be positive")
     drivers = {s: gaps[s] * (w[s] / total) for s in SIGNALS}
     risk = np.sum(np.vstack([drivers[s] for s in SIGNALS]), axis=0) if len(features) else np.zeros(0)
-    return Scores(employee_id=features["employee_id"], risk=risk, drivers=drivers, method="rules")
+    return Scores(employee_id=features["employee_id"], risk=risk, drivers=drivers, method="rules", note=note)

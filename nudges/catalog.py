@@ -9,7 +9,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from models.rules import SIGNALS
+from models.drivers import ACTIONABLE
 from pipelines.errors import ConfigError
 
 DEFAULT_CATALOG = Path(__file__).parent / "catalog.toml"
@@ -42,8 +42,8 @@ class NudgeKind(BaseModel):
     @field_validator("driver")
     @classmethod
     def _known_driver(cls, value: str) -> str:
-        if value not in SIGNALS:
-            raise ValueError(f"driver must be one of {', '.join(SIGNALS)}")
+        if value not in ACTIONABLE:
+            raise ValueError(f"driver must be one of {', '.join(ACTIONABLE)}")
         return value
 
     @field_validator("actions")

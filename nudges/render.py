@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import formatdate, getaddresses
-from functools import lru_cache
 from pathlib import Path
 
 import css_inline
@@ -25,35 +24,9 @@ from nudges.catalog import NudgeKind
 from nudges.evidence import describe
 from nudges.select import Pick
 from pipelines.errors import RenderError
+from pipelines.templating import environment
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
-
-
-def template_dir() -> Path:
-    """`templates/` beside the packages in a checkout, or shipped inside `nudges` in a wheel."""
-    here = Path(__file__).resolve().parent
-    for candidate in (here.parent / "templates", here / "_templates"):
-        if (candidate / "digest.html").is_file():
-            return candidate
-    raise RenderError(f"templates folder not found next to {here}")
-
-
-def _capitalize_first(text: str) -> str:
-    return text[:1].upper() + text[1:]
-
-
-@lru_cache(maxsize=4)
-def environment(folder: Path | None = None) -> jinja2.Environment:
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(folder or template_dir())),
-        autoescape=jinja2.select_autoescape(enabled_extensions=("html",), default_for_string=True),
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-    )
-    env.filters["capitalize_first"] = _capitalize_first
-    return env
 
 
 _INLINER = css_inline.CSSInliner(keep_at_rules=True, load_remote_stylesheets=False)

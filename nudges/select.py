@@ -18,7 +18,8 @@ from datetime import date
 import numpy as np
 
 from models.features import Features
-from models.rules import Scores, signal_gaps
+from models.rules import signal_gaps
+from models.score import Scores
 from nudges.catalog import NudgeKind
 
 _OPS: dict[str, Callable[[np.ndarray, float], np.ndarray]] = {
@@ -86,13 +87,16 @@ class Selection:
 
 def signals(features: Features) -> dict[str, np.ndarray]:
     """What triggers can test: every numeric feature, and each driver's gap as gap_<driver>."""
-    values = {name: features.numeric(name) for name in features.columns if name not in _TEXT_COLUMNS}
+    values = {
+        name: features.numeric(name)
+        for name, column in features.columns.items()
+        if column.dtype.kind in "biuf"  # numbers and flags; ids, text and timestamps are not signals
+    }
     for name, gap in signal_gaps(features).items():
         values[f"gap_{name}"] = gap
     return values
 
 
-_TEXT_COLUMNS = {"employee_id", "manager_id", "status", "department"}
 _GONE = Person(manager_id=None, status="left")
 
 

@@ -42,6 +42,8 @@ app = typer.Typer(
 )
 config_app = typer.Typer(help="Inspect the effective configuration.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
+model_app = typer.Typer(help="Train, inspect and benchmark the flight-risk model.", no_args_is_help=True)
+app.add_typer(model_app, name="model")
 
 console = Console()
 err_console = Console(stderr=True)
@@ -261,13 +263,15 @@ def _print_week(report: Any) -> None:
     table.add_column("count", justify="right")
     table.add_row("people on the roster", f"{report.people:,}")
     table.add_row("star performers", f"{report.stars:,}")
-    table.add_row(f"stars above the threshold ({report.score_method} score)", f"{report.stars_flagged:,}")
+    table.add_row(f"stars above the threshold ({report.score_method})", f"{report.stars_flagged:,}")
     table.add_row("managers emailed", f"{report.managers_emailed:,}")
     table.add_row("nudges", f"{report.nudges:,}")
     for kind, count in sorted(report.nudges_by_kind.items()):
         table.add_row(f"  {kind}", f"{count:,}")
     table.add_row("rows in quarantine", f"{report.quarantined_rows:,}")
     console.print(table)
+    if report.score_note:
+        console.print(f"Scored with {escape(report.score_note)}.")
     if report.digests_existing:
         console.print(
             f"{report.digests_existing:,} digests for {report.week} were already in the outbox: nothing was sent twice."
@@ -280,6 +284,118 @@ def _print_week(report: Any) -> None:
         console.print("No digests this week: no star performer's signals crossed the threshold.")
 
 
+# --- model ---------------------------------------------------------------------------------
+
+
+@model_app.command("train")
+@handles_errors
+def model_train() -> None:
+    """Train on monthly snapshots in the store, calibrate, save with a model card, print metrics."""
+    settings = _settings()
+    card = _train(settings)
+    _print_card(card)
+    console.print(f"Saved to {escape(str(settings.model.dir))}/ (model.skops, card.json, card.html).")
+
+
+def _train(settings: Any) -> dict[str, Any]:
+    from models.card import card_html
+    from models.dataset import training_set
+    from models.persist import save
+    from models.train import TrainOptions, train
+    from pipelines.store import open_store
+
+    m = settings.model
+    options = TrainOptions(
+        min_leavers=m.min_leavers,
+        validation_share=m.validation_share,
+        threshold=m.threshold,
+        min_group_size=m.min_group_size,
+        protected_extra=tuple(m.protected_extra),
+        allow_protected=m.allow_protected,
+    )
+    with open_store(settings.store.path) as conn, _progress() as progress:
+        task = progress.add_task("Building snapshots", total=None)
+        data = training_set(conn, horizon_days=m.horizon_days)
+        trained = train(data, options, progress=lambda label: progress.update(task, description=label.capitalize()))
+    save(trained.estimator, trained.card, m.dir, card_html=card_html(trained.card))
+    return trained.card
+
+
+def _print_card(card: dict[str, Any]) -> None:
+    from models.card import card_lines
+
+    table = Table(title="Model card", show_header=False)
+    table.add_column("what")
+    table.add_column("value")
+    for label, value in card_lines(card):
+        table.add_row(escape(label), escape(value))
+    console.print(table)
+
+
+@model_app.command("card")
+@handles_errors
+def model_card(
+    html: Annotated[bool, typer.Option("--html", help="Print the path of the HTML card instead.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the card as JSON.")] = False,
+) -> None:
+    """Show the current model's card: data, features, chosen estimator, metrics, calibration, groups."""
+    from models.persist import CARD_HTML, read_card
+
+    settings = _settings()
+    card = read_card(settings.model.dir)
+    if as_json:
+        typer.echo(json.dumps(card, indent=2, sort_keys=True))
+    elif html:
+        typer.echo(str(settings.model.dir / CARD_HTML))
+    else:
+        _print_card(card)
+        for column, rows in card["validation"]["groups"].items():
+            table = Table(title=f"By {column}", show_header=True)
+            for head in (column, "rows", "leaver rate", "flag rate"):
+                table.add_column(head)
+            for row in rows:
+                rates = [f"{r:.3f}" if r is not None else "withheld" for r in (row["leaver_rate"], row["flag_rate"])]
+                table.add_row(escape(str(row["group"])), f"{row['n']:,}", *rates)
+            console.print(table)
+
+
+@model_app.command("benchmark")
+@handles_errors
+def model_benchmark(
+    file: Annotated[Path, typer.Argument(help="A flat table (.csv or .parquet), one row per person.")],
+    label: Annotated[str, typer.Option(help="The column that says who left.")],
+    positive: Annotated[str, typer.Option(help="The value of --label that means 'left', e.g. Yes.")],
+    drop: Annotated[str, typer.Option(help="Comma-separated columns to leave out.")] = "",
+    folds: Annotated[int, typer.Option(min=2, max=20, help="Outer cross-validation folds.")] = 5,
+    allow_protected: Annotated[
+        bool, typer.Option("--allow-protected", help="Let protected attributes (age, gender, ...) be features.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")] = False,
+) -> None:
+    """Cross-validate the same model selection on any table: ROC-AUC, PR-AUC, Brier per candidate."""
+    from models.benchmark import load_table, run_benchmark
+
+    X, y = load_table(file, label=label, positive=positive, drop=[c for c in drop.split(",") if c.strip()])
+    if as_json:
+        result = run_benchmark(X, y, folds=folds, allow_protected=allow_protected)
+        typer.echo(json.dumps(result, indent=2, sort_keys=True, default=float))
+        return
+    with _progress() as progress:
+        progress.add_task(f"Cross-validating {folds} folds", total=None)
+        result = run_benchmark(X, y, folds=folds, allow_protected=allow_protected)
+    table = Table(title=f"{escape(file.name)}: {result['rows']:,} rows, {result['positives']:,} positive", show_header=True)
+    for head in ("model", "ROC-AUC", "PR-AUC", "Brier"):
+        table.add_column(head)
+    for name, m in result["candidates"].items():
+        table.add_row(name, f"{m['roc_auc']:.4f}", f"{m['pr_auc']:.4f}", f"{m['brier']:.4f}")
+    table.add_row(f"selected ({result['selected']}, calibrated)", f"{result['roc_auc']:.4f}", f"{result['pr_auc']:.4f}", f"{result['brier']:.4f}")
+    console.print(table)
+    if result["protected_excluded"]:
+        console.print(f"Excluded as protected: {escape(', '.join(result['protected_excluded']))} (--allow-protected to include).")
+    if result["dropped"]:
+        console.print("Left out: " + escape(", ".join(f"{c} ({why})" for c, why in result["dropped"].items())))
+
+
 # --- demo ----------------------------------------------------------------------------------
 
 
@@ -287,7 +403,9 @@ def _print_week(report: Any) -> None:
 @handles_errors
 def demo(
     employees: Annotated[int, typer.Option(min=20, max=200_000, help="Size of the synthetic org.")] = 1000,
-    months: Annotated[int, typer.Option(min=3, max=36, help="Months of signal history.")] = 12,
+    months: Annotated[
+        int, typer.Option(min=3, max=36, help="Months of signal history (a model needs more than 12).")
+    ] = 24,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     data: Annotated[Path, typer.Option(help="Where to write the synthetic drop folder.")] = Path("demo-data"),
 ) -> None:
@@ -302,9 +420,25 @@ def demo(
         f"Ingested {ingest_report.rows_loaded:,} rows into {settings.store.path}"
         f" ({ingest_report.rows_quarantined:,} bad rows quarantined)"
     )
+    _demo_model(settings)
     report = _run_week(settings, None)
     _print_week(report)
     console.print(f"Done in {time.perf_counter() - started:.1f} s.")
+
+
+def _demo_model(settings: Any) -> None:
+    """Train when the synthetic history allows it; otherwise the run says it used the rules score."""
+    from pipelines.errors import ModelError
+
+    try:
+        card = _train(settings)
+    except ModelError as exc:
+        console.print(f"No model trained ({escape(str(exc))}).")
+        return
+    console.print(
+        f"Trained a {card['estimator']} model on {card['rows']:,} snapshot rows:"
+        f" validation ROC-AUC {card['validation']['roc_auc']:.3f} (card in {escape(str(settings.model.dir))}/card.html)"
+    )
 
 
 def _guard_demo_store(settings: Any, data: Path) -> None:

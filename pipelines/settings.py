@@ -102,6 +102,41 @@ class RulesSettings(Section):
     weight_autonomy: float = Field(default=1.0, ge=0.0)
 
 
+class ModelSettings(Section):
+    """The trained flight-risk model; until one exists the rules score is used."""
+
+    # Where the model file and its card live.
+    dir: Path = Path("model")
+    # Use the trained model in weekly runs when it exists and is fresh; false forces the rules score.
+    enabled: bool = True
+    # Label: a voluntary exit within this many days after a snapshot.
+    horizon_days: int = Field(default=180, ge=30, le=730)
+    # Fewer labelled voluntary leavers than this and no model is trained (cold start).
+    min_leavers: int = Field(default=20, ge=1)
+    # A model older than this is not used; the rules score is, and the run says why.
+    max_age_days: int = Field(default=120, ge=1)
+    # Stars whose predicted probability of leaving within the horizon is at least this are considered.
+    threshold: float = Field(default=0.15, gt=0.0, lt=1.0)
+    # Share of the latest labelled snapshots held out to choose and check the model.
+    validation_share: float = Field(default=0.25, gt=0.0, lt=1.0)
+    # Protected attributes are never features unless this is true. Add your own names below.
+    allow_protected: bool = False
+    protected_extra: list[str] = Field(default_factory=list)
+    # Groups smaller than this are never shown on their own in the model card.
+    min_group_size: int = Field(default=5, ge=1)
+
+
+class DriverSettings(Section):
+    """The healthy level each signal is restored to when measuring what a nudge could change."""
+
+    recognition_days: float = Field(default=14, ge=0)
+    recognition_90d: float = Field(default=6, ge=0)
+    one_on_ones_held_90d: float = Field(default=6, ge=0)
+    career_days: float = Field(default=60, ge=0)
+    autonomy: float = Field(default=4.0, ge=1, le=5)
+    learning_days: float = Field(default=90, ge=0)
+
+
 class NudgeSettings(Section):
     per_manager: int = Field(default=3, ge=1, le=20)
     # A catalog file of your own; None uses the one shipped in nudges/catalog.toml.
@@ -175,6 +210,8 @@ class Settings(BaseSettings):
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     stars: StarSettings = Field(default_factory=StarSettings)
     rules: RulesSettings = Field(default_factory=RulesSettings)
+    model: ModelSettings = Field(default_factory=ModelSettings)
+    drivers: DriverSettings = Field(default_factory=DriverSettings)
     nudges: NudgeSettings = Field(default_factory=NudgeSettings)
     email: EmailSettings = Field(default_factory=EmailSettings)
     delivery: DeliverySettings = Field(default_factory=DeliverySettings)

@@ -20,8 +20,10 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
+from models.drivers import Healthy
 from models.features import Features, compute_features
-from models.rules import RuleWeights, Scores, rules_score
+from models.rules import RuleWeights, rules_score
+from models.score import Scores, model_scores, usable_model
 from models.stars import StarRule, star_mask
 from nudges.catalog import Catalog, NudgeKind, load_catalog
 from nudges.outbox import FilesReport, deliver_files, enqueue, queued_managers
@@ -44,6 +46,7 @@ class WeeklyReport:
     run_id: str
     week: str
     score_method: str = "rules"
+    score_note: str = ""
     people: int = 0
     stars: int = 0
     stars_flagged: int = 0
@@ -103,7 +106,23 @@ def load_last_sent(conn: duckdb.DuckDBPyConnection, week: IsoWeek) -> dict[tuple
     return {(e, k): IsoWeek.parse(w).monday for e, k, w in rows}
 
 
+def healthy_from(settings: Settings) -> Healthy:
+    d = settings.drivers
+    return Healthy(
+        recognition_days=d.recognition_days,
+        recognition_90d=d.recognition_90d,
+        one_on_ones_held_90d=d.one_on_ones_held_90d,
+        career_days=d.career_days,
+        autonomy=d.autonomy,
+        learning_days=d.learning_days,
+    )
+
+
 def score_stage(features: Features, settings: Settings) -> Scores:
+    """The trained model when it is usable, else the transparent rules score, with the reason."""
+    choice = usable_model(settings.model.dir, enabled=settings.model.enabled, max_age_days=settings.model.max_age_days)
+    if choice.model is not None:
+        return model_scores(choice.model, features, healthy_from(settings), note=choice.reason)
     rules = settings.rules
     weights = RuleWeights(
         recognition=rules.weight_recognition,
@@ -112,9 +131,13 @@ def score_stage(features: Features, settings: Settings) -> Scores:
         autonomy=rules.weight_autonomy,
     )
     try:
-        return rules_score(features, weights)
+        return rules_score(features, weights, note=f"rules score: {choice.reason}")
     except ValueError as exc:
         raise ConfigError(f"[rules]: {exc}") from None
+
+
+def threshold_for(scores: Scores, settings: Settings) -> float:
+    return settings.model.threshold if scores.method == "model" else settings.rules.threshold
 
 
 def select_stage(
@@ -130,7 +153,7 @@ def select_stage(
         StarRule(settings.stars.min_rating, settings.stars.top_share, settings.stars.combine),
     )
     policy = SelectionPolicy(
-        threshold=settings.rules.threshold,
+        threshold=threshold_for(scores, settings),
         per_manager=settings.nudges.per_manager,
         rating_max=settings.ingest.rating_max,
     )
@@ -309,7 +332,8 @@ def _summarise(
     report.score_method = scores.method
     report.people = len(features)
     report.stars = int(stars.sum())
-    report.stars_flagged = int((stars & (scores.risk >= settings.rules.threshold)).sum())
+    report.stars_flagged = int((stars & (scores.risk >= threshold_for(scores, settings))).sum())
+    report.score_note = scores.note
     row = fetch_one(
         conn,
         "select count(*), coalesce(sum(nudge_count), 0) from outbox where week = ? and nudge_count > 0",

@@ -1,0 +1,127 @@
+"""The trained model end to end on a synthetic org: train, persist safely, score with drivers."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pytest
+import skops.io as sio
+from sklearn.preprocessing import FunctionTransformer
+
+from models.dataset import FEATURES, model_input, training_set
+from models.drivers import ACTIONABLE, Healthy, restored
+from models.features import compute_features
+from models.persist import MODEL_FILE, load, save
+from models.score import model_scores, usable_model
+from models.tabular import predict_risk
+from models.train import Trained, TrainOptions, time_split, train
+from pipelines.errors import ModelError, UntrustedModelError
+from pipelines.ingest import IngestOptions, ingest_folder
+from pipelines.store import connect
+from pipelines.synthetic import SynthSpec, generate
+
+END = date(2026, 6, 28)
+
+
+@pytest.fixture(scope="module")
+def org(tmp_path_factory: pytest.TempPathFactory) -> Iterator[duckdb.DuckDBPyConnection]:
+    root = tmp_path_factory.mktemp("org")
+    generate(SynthSpec(employees=1500, months=18, seed=0, end=END), root / "drop")
+    conn = connect(root / "r.duckdb")
+    ingest_folder(conn, root / "drop", IngestOptions(today=END))
+    yield conn
+    conn.close()
+
+
+@pytest.fixture(scope="module")
+def trained(org) -> Trained:
+    return train(training_set(org), TrainOptions())
+
+
+@pytest.fixture(scope="module")
+def saved(trained, tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("model")
+    save(trained.estimator, trained.card, folder)
+    return folder
+
+
+def test_the_card_reports_what_hr_needs(trained):
+    card = trained.card
+    for key in ("data_window", "rows", "leaver_rate", "features_used", "protected_excluded", "estimator", "libraries"):
+        assert key in card
+    v = card["validation"]
+    assert {"roc_auc", "pr_auc", "brier", "lift_top_decile", "calibration_table", "groups"} <= set(v)
+    assert 0.6 < v["roc_auc"] <= 1 and 0 <= v["brier"] < 0.25
+    assert set(card["candidates"]) >= {"logistic", "hist_gradient_boosting"}
+
+
+def test_validation_people_never_appear_in_training(org):
+    frame = training_set(org).frame
+    train_idx, val_idx = time_split(frame, 0.25)
+    assert set(frame.employee_id.iloc[train_idx]).isdisjoint(frame.employee_id.iloc[val_idx])
+    assert frame.as_of.iloc[train_idx].max() < frame.as_of.iloc[val_idx].min()
+
+
+def test_a_saved_model_loads_and_predicts_the_same(trained, saved, org):
+    loaded = load(saved, expected_features=FEATURES)
+    features = compute_features(org, datetime(2026, 6, 1))
+    a = model_scores(loaded, features, Healthy()).risk
+    b = predict_risk(trained.estimator, model_input(features.frame()))
+    assert np.allclose(a, b)
+
+
+def test_loading_refuses_a_type_outside_the_allow_list(saved, tmp_path):
+    folder = tmp_path / "evil"
+    shutil.copytree(saved, folder)
+    # A transformer that would call eval() on whatever it is given.
+    (folder / MODEL_FILE).write_bytes(sio.dumps(FunctionTransformer(func=eval)))
+    with pytest.raises(UntrustedModelError, match="builtins.eval"):
+        load(folder, expected_features=FEATURES)
+
+
+def test_a_model_trained_on_other_columns_is_refused(saved, tmp_path):
+    folder = tmp_path / "old"
+    shutil.copytree(saved, folder)
+    card = json.loads((folder / "card.json").read_text())
+    card["features"] = card["features"][:-1]
+    (folder / "card.json").write_text(json.dumps(card))
+    with pytest.raises(ModelError, match="different feature columns"):
+        load(folder, expected_features=FEATURES)
+
+
+def test_a_stale_model_is_not_used_and_says_why(saved):
+    later = datetime.now(UTC) + timedelta(days=400)
+    choice = usable_model(saved, enabled=True, max_age_days=120, now=later)
+    assert choice.model is None and "days old" in choice.reason
+
+
+def test_restoring_recognition_lowers_risk_for_a_recognition_starved_star(saved, org):
+    loaded = load(saved, expected_features=FEATURES)
+    features = compute_features(org, datetime(2026, 6, 1))
+    scores = model_scores(loaded, features, Healthy())
+    starved = (features.numeric("days_since_recognition") > 120) & (features.numeric("rating_latest") >= 4)
+    assert starved.sum() >= 5
+    assert np.mean(scores.drivers["recognition"][starved]) > 0
+    assert np.mean(scores.drivers["recognition"][starved] > 0) > 0.8
+
+
+def test_drivers_are_zero_for_signals_already_healthy(saved, org):
+    loaded = load(saved, expected_features=FEATURES)
+    features = compute_features(org, datetime(2026, 6, 1))
+    scores = model_scores(loaded, features, Healthy())
+    frame = features.frame()
+    for signal in ACTIONABLE:
+        untouched = (restored(frame, signal, Healthy()).fillna(-1) == frame.fillna(-1)).all(axis=1).to_numpy()
+        assert untouched.any()
+        assert np.all(scores.drivers[signal][untouched] == 0.0)
+
+
+def test_too_few_leavers_means_no_model(org):
+    with pytest.raises(ModelError, match="min_leavers"):
+        train(training_set(org), TrainOptions(min_leavers=10**6))

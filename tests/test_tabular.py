@@ -1,0 +1,267 @@
+"""Encoding decisions, candidate pipelines, selection, calibration and skops persistence for flat tables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import skops.io as sio
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.model_selection import StratifiedKFold
+from sklearn.pipeline import Pipeline
+
+from models.tabular import (
+    CANDIDATE_ORDER,
+    SKOPS_TRUSTED,
+    calibration_method,
+    candidates,
+    choose,
+    fit_calibrated,
+    pick,
+    plan_columns,
+    protected_columns,
+)
+from pipelines.errors import ModelError
+
+
+def people_table(n: int = 300, *, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
+    """An HR-like table: an id, a constant, protected columns, skewed pay, ratings, a team; leaving follows pay and rating."""
+    rng = np.random.default_rng(seed)
+    X = pd.DataFrame(
+        {
+            "EmployeeNumber": rng.permutation(np.arange(1000, 1000 + 3 * n, 3)).astype(float),
+            "StandardHours": np.full(n, 80.0),
+            "Age": rng.integers(20, 60, n).astype(float),
+            "Gender": rng.choice(["Female", "Male"], n),
+            "Marital Status": rng.choice(["Single", "Married", "Divorced"], n),
+            "MonthlyIncome": np.round(rng.lognormal(8, 0.6, n)),
+            "DailyRate": rng.normal(800, 200, n),
+            "JobSatisfaction": rng.integers(1, 5, n).astype(float),
+            "Team": rng.choice(["sales", "support", "engineering"], n),
+        }
+    )
+    logit = -0.9 * (np.log(X["MonthlyIncome"]) - 8) - 0.6 * (X["JobSatisfaction"] - 2.5) - 1.2
+    y = (rng.random(n) < 1 / (1 + np.exp(-logit.to_numpy()))).astype(np.int64)
+    return X, y
+
+
+def linear_table(n: int = 2000, *, k: int = 20, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
+    """Many weak, additive effects on the log-odds: the shape logistic regression is built for."""
+    rng = np.random.default_rng(seed)
+    X = pd.DataFrame({f"x{i}": rng.normal(size=n) for i in range(k)})
+    X["team"] = rng.choice(["a", "b", "c", "d"], n)
+    team_effect = X["team"].map({"a": 0.4, "b": 0.0, "c": -0.4, "d": 0.0}).to_numpy(dtype=np.float64)
+    logit = X.iloc[:, :k].to_numpy(dtype=np.float64) @ np.full(k, 0.25) + team_effect - 1.0
+    return X, (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(np.int64)
+
+
+def interaction_table(n: int = 2000, *, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
+    """Leaving depends on which side of two thresholds a person is (XOR), with 10% label noise: no linear signal."""
+    rng = np.random.default_rng(seed)
+    X = pd.DataFrame({f"x{i}": rng.uniform(-1, 1, n) for i in range(6)})
+    y = ((X["x0"] > 0) ^ (X["x1"] > 0)).to_numpy().astype(np.int64)
+    return X, np.where(rng.random(n) < 0.1, 1 - y, y)
+
+
+def fitted(plan_source: pd.DataFrame, y: np.ndarray, *, exclude: list[str] | None = None) -> dict[str, Pipeline]:
+    plan = plan_columns(plan_source, exclude=exclude or [])
+    models = candidates(plan)
+    for pipeline in models.values():
+        pipeline.fit(plan_source[plan.features()], y)
+    return models
+
+
+def test_protected_columns_match_names_ignoring_case_spaces_and_underscores() -> None:
+    columns = ["Age", "GENDER", "Marital Status", "marital_status", "MaritalStatus", "Department", "Agency"]
+    assert protected_columns(columns) == ["Age", "GENDER", "Marital Status", "marital_status", "MaritalStatus"]
+
+
+def test_protected_columns_accept_extra_names() -> None:
+    assert protected_columns(["Union Member", "Pay"], extra=["union_member"]) == ["Union Member"]
+
+
+def test_plan_drops_constant_identifier_and_protected_columns_and_says_why() -> None:
+    X, _ = people_table()
+    plan = plan_columns(X, exclude=protected_columns(X.columns))
+    assert plan.dropped == {
+        "EmployeeNumber": "identifier",
+        "StandardHours": "constant",
+        "Age": "protected",
+        "Gender": "protected",
+        "Marital Status": "protected",
+    }
+    assert not set(plan.dropped) & set(plan.features())
+
+
+def test_plan_drops_all_missing_columns_and_text_with_too_many_categories() -> None:
+    n = 200
+    X = pd.DataFrame(
+        {
+            "empty": np.full(n, np.nan),
+            "city": [f"city {i % 60}" for i in range(n)],
+            "email": [f"p{i}@example.com" for i in range(n)],
+            "score": np.linspace(0, 1, n),
+        }
+    )
+    assert plan_columns(X).dropped == {"empty": "all missing", "city": "too many categories", "email": "identifier"}
+
+
+def test_plan_keeps_continuous_measurements_even_when_every_value_is_distinct() -> None:
+    rng = np.random.default_rng(1)
+    X = pd.DataFrame({"commute_km": rng.normal(20, 5, 300), "tenure_days": rng.permutation(np.arange(0, 30000, 10))[:300]})
+    assert plan_columns(X).dropped == {}
+
+
+def test_plan_sorts_numbers_into_plain_skewed_and_low_cardinality() -> None:
+    X, _ = people_table()
+    plan = plan_columns(X, exclude=protected_columns(X.columns))
+    assert (plan.plain, plan.skewed, plan.low_card, plan.categorical) == (
+        ["DailyRate"],
+        ["MonthlyIncome"],
+        ["JobSatisfaction"],
+        ["Team"],
+    )
+
+
+def test_skewed_columns_only_include_those_non_negative_in_training() -> None:
+    rng = np.random.default_rng(2)
+    X = pd.DataFrame({"pay": rng.lognormal(0, 1, 300), "balance": rng.lognormal(0, 1, 300) - 1.0})
+    plan = plan_columns(X)
+    assert (plan.skewed, plan.plain) == (["pay"], ["balance"])
+
+
+def test_protected_columns_never_reach_the_fitted_estimators() -> None:
+    X, y = people_table()
+    protected = protected_columns(X.columns)
+    for name, pipeline in fitted(X, y, exclude=protected).items():
+        seen = set(pipeline.feature_names_in_) | set(pipeline.named_steps["columns"].feature_names_in_)
+        assert not seen & set(protected), name
+    calibrated = fit_calibrated("logistic_rich", X, y, exclude=protected)
+    assert not set(calibrated.feature_names_in_) & set(protected)
+
+
+def test_protected_columns_reach_the_estimator_only_when_allowed() -> None:
+    X, y = people_table()
+    assert {"Age", "Gender", "Marital Status"} <= set(fit_calibrated("logistic", X, y).feature_names_in_)
+
+
+@pytest.mark.parametrize("name", CANDIDATE_ORDER)
+def test_candidates_work_without_categorical_columns(name: str) -> None:
+    X, y = people_table()
+    numbers = X[["MonthlyIncome", "DailyRate", "JobSatisfaction"]]
+    model = fitted(numbers, y)[name]
+    assert model.predict_proba(numbers).shape == (len(y), 2)
+
+
+@pytest.mark.parametrize("name", CANDIDATE_ORDER)
+def test_candidates_work_without_numeric_columns(name: str) -> None:
+    X, y = people_table()
+    texts = X[["Team"]].assign(Band=np.where(X["MonthlyIncome"] > 3000, "high", "low"))
+    model = fitted(texts, y)[name]
+    assert model.predict_proba(texts).shape == (len(y), 2)
+
+
+@pytest.mark.parametrize("name", CANDIDATE_ORDER)
+def test_candidates_score_unseen_categories_and_missing_values(name: str) -> None:
+    X, y = people_table()
+    X = X.drop(columns=protected_columns(X.columns))
+    X.loc[X.index[::9], "MonthlyIncome"] = np.nan
+    model = fitted(X, y)[name]
+    new = X.head(4).copy()
+    new["Team"] = ["legal", None, "sales", "support"]
+    new["DailyRate"] = [np.nan, -5000.0, 800.0, 900.0]
+    new["MonthlyIncome"] = [np.nan, -10.0, 1e7, 5000.0]
+    p = model.predict_proba(new[model.feature_names_in_])[:, 1]
+    assert np.all(np.isfinite(p))
+
+
+def test_candidates_refuse_a_plan_with_no_usable_columns() -> None:
+    X = pd.DataFrame({"EmployeeNumber": np.arange(50.0), "Country": ["UK"] * 50})
+    with pytest.raises(ModelError, match="EmployeeNumber: identifier"):
+        candidates(plan_columns(X))
+
+
+def test_choose_selects_a_logistic_model_on_a_logit_linear_table() -> None:
+    X, y = linear_table()
+    choice = choose(X, y, StratifiedKFold(3, shuffle=True, random_state=0).split(X, y))
+    assert choice.selected in {"logistic", "logistic_rich"}
+    assert choice.scores[choice.selected] > choice.scores["hist_gradient_boosting"] + 0.02
+
+
+def test_choose_selects_hist_gradient_boosting_by_a_wide_margin_on_an_interaction_table() -> None:
+    X, y = interaction_table()
+    earlier, later = np.arange(1400), np.arange(1400, 2000)  # the product's one time-ordered split
+    choice = choose(X, y, [(earlier, later)])
+    assert choice.selected == "hist_gradient_boosting"
+    assert choice.scores["hist_gradient_boosting"] > max(choice.scores["logistic"], choice.scores["logistic_rich"]) + 0.2
+
+
+def test_choose_prefers_the_simpler_candidate_within_a_thousandth() -> None:
+    assert pick({"logistic": 0.8000, "logistic_rich": 0.8009, "hist_gradient_boosting": 0.8005}) == "logistic"
+    assert pick({"logistic": 0.7980, "logistic_rich": 0.8000, "hist_gradient_boosting": 0.8009}) == "logistic_rich"
+    assert pick({"logistic": 0.7900, "logistic_rich": 0.7950, "hist_gradient_boosting": 0.8000}) == "hist_gradient_boosting"
+
+
+def test_choose_names_the_split_whose_validation_part_has_one_class() -> None:
+    X, y = people_table()
+    stayers = np.flatnonzero(y == 0)[:20]
+    with pytest.raises(ModelError, match="validation part of split 1"):
+        choose(X, y, [(np.setdiff1d(np.arange(len(y)), stayers), stayers)])
+
+
+def test_fit_calibrated_predicts_probabilities_between_0_and_1() -> None:
+    X, y = people_table()
+    model = fit_calibrated("hist_gradient_boosting", X, y, exclude=protected_columns(X.columns))
+    p = model.predict_proba(X[model.feature_names_in_])[:, 1]
+    assert len(model.calibrated_classifiers_) == 1  # ensemble=False: one model to predict with
+    assert np.all((p >= 0) & (p <= 1)) and p.std() > 0
+
+
+def test_fit_calibrated_names_unknown_models() -> None:
+    X, y = people_table()
+    with pytest.raises(ModelError, match="unknown model 'forest'"):
+        fit_calibrated("forest", X, y)
+
+
+def test_calibration_uses_sigmoid_below_a_thousand_leavers_and_isotonic_above() -> None:
+    assert calibration_method(np.r_[np.ones(999), np.zeros(5000)]) == "sigmoid"
+    assert calibration_method(np.r_[np.ones(1000), np.zeros(5000)]) == "isotonic"
+
+
+@pytest.fixture(scope="module")
+def untrusted_by_model(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[str]]:
+    """Dump each candidate plain, calibrated (sigmoid) and isotonic-calibrated; load with only what it reports."""
+    X, y = people_table(seed=3)
+    X = X.drop(columns=protected_columns(X.columns))
+    X.loc[X.index[::7], "DailyRate"] = np.nan
+    folder = tmp_path_factory.mktemp("skops")
+    plan = plan_columns(X)
+    features = plan.features()
+    found: dict[str, list[str]] = {}
+    for name, pipeline in candidates(plan).items():
+        models = {
+            name: pipeline.fit(X[features], y),
+            f"{name}+sigmoid": fit_calibrated(name, X, y),
+            f"{name}+isotonic": CalibratedClassifierCV(candidates(plan)[name], method="isotonic", cv=3, ensemble=False).fit(
+                X[features], y
+            ),
+        }
+        for label, model in models.items():
+            path = Path(folder) / f"{label}.skops"
+            sio.dump(model, path)
+            found[label] = sio.get_untrusted_types(file=path)
+            loaded = sio.load(path, trusted=found[label])
+            np.testing.assert_allclose(loaded.predict_proba(X[features]), model.predict_proba(X[features]))
+    return found
+
+
+def test_every_model_loads_with_the_shared_skops_allow_list(untrusted_by_model: dict[str, list[str]]) -> None:
+    outside = {label: sorted(set(types) - set(SKOPS_TRUSTED)) for label, types in untrusted_by_model.items()}
+    assert outside == {label: [] for label in untrusted_by_model}
+
+
+def test_skops_allow_list_holds_nothing_the_models_do_not_need(untrusted_by_model: dict[str, list[str]]) -> None:
+    needed = set().union(*untrusted_by_model.values())
+    assert sorted(needed) == sorted(SKOPS_TRUSTED)
