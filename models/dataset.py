@@ -8,6 +8,7 @@ are censored (we cannot know yet who will leave) and never used for training.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 
@@ -73,14 +74,45 @@ select min(t) from (
 """
 
 
+def feature_list(extras: Sequence[str] = ()) -> tuple[str, ...]:
+    """Our features plus the extra HRIS columns HR chose to keep."""
+    return FEATURES + tuple(extras)
+
+
+def attributes_frame(conn: duckdb.DuckDBPyConnection, names: Sequence[str]) -> pd.DataFrame:
+    """One row per employee, one column per extra HRIS attribute (numbers where every value is one).
+
+    These are today's values: HR should only list attributes that do not change
+    because someone is leaving (a notice-period flag would leak the answer).
+    """
+    long = conn.execute(
+        "select employee_id, name, value from employee_attributes where list_contains(?, name)", [list(names)]
+    ).df()
+    wide = long.pivot(index="employee_id", columns="name", values="value") if len(long) else pd.DataFrame()
+    wide = wide.reindex(columns=list(names))
+    for name in names:
+        converted = pd.to_numeric(wide[name], errors="coerce")
+        if converted.notna().sum() == wide[name].notna().sum():
+            wide[name] = converted.astype("float64")
+    wide.index.name = "employee_id"
+    return wide.reset_index()
+
+
+def with_attributes(frame: pd.DataFrame, attributes: pd.DataFrame | None) -> pd.DataFrame:
+    if attributes is None or attributes.shape[1] <= 1:
+        return frame
+    return frame.merge(attributes, on="employee_id", how="left")
+
+
 @dataclass
 class TrainingSet:
-    frame: pd.DataFrame  # FEATURES + employee_id, as_of, label
+    frame: pd.DataFrame  # features + employee_id, as_of, label
     snapshots: list[datetime]
     censored: list[datetime]
     data_start: datetime
     data_end: datetime
     horizon_days: int
+    features: tuple[str, ...] = FEATURES
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -129,7 +161,9 @@ def label_frame(conn: duckdb.DuckDBPyConnection, frame: pd.DataFrame, horizon_da
     return (within & (merged["exit_reason"] == "voluntary")).to_numpy(dtype=np.int8)
 
 
-def training_set(conn: duckdb.DuckDBPyConnection, *, horizon_days: int = 180) -> TrainingSet:
+def training_set(
+    conn: duckdb.DuckDBPyConnection, *, horizon_days: int = 180, extras: Sequence[str] = ()
+) -> TrainingSet:
     """Every uncensored monthly snapshot with its label."""
     start, end = data_window(conn)
     snapshots = monthly_snapshots(start + timedelta(days=WARM_UP_DAYS), end)
@@ -140,7 +174,7 @@ def training_set(conn: duckdb.DuckDBPyConnection, *, horizon_days: int = 180) ->
             f"no snapshot has a full {horizon_days}-day horizon inside the data ({start:%Y-%m-%d} to"
             f" {end:%Y-%m-%d}); a model needs more history (or a shorter [model] horizon_days)"
         )
-    frame = snapshot_frame(conn, labelled)
+    frame = with_attributes(snapshot_frame(conn, labelled), attributes_frame(conn, extras) if extras else None)
     frame["label"] = label_frame(conn, frame, horizon_days)
     return TrainingSet(
         frame=frame,
@@ -149,6 +183,7 @@ def training_set(conn: duckdb.DuckDBPyConnection, *, horizon_days: int = 180) ->
         data_start=start,
         data_end=end,
         horizon_days=horizon_days,
+        features=feature_list(extras),
     )
 
 
@@ -156,8 +191,13 @@ def model_input(frame: pd.DataFrame, features: tuple[str, ...] = FEATURES) -> pd
     """The columns the model sees, with one dtype per column whatever the source."""
     out = frame.loc[:, list(features)].copy()
     for name in features:
-        if name in CATEGORICAL_FEATURES:
+        if name in CATEGORICAL_FEATURES or not pd.api.types.is_numeric_dtype(out[name]):
             out[name] = out[name].astype(object).where(out[name].notna(), None)
         else:
             out[name] = pd.to_numeric(out[name], errors="coerce").astype("float64")
     return out
+
+
+def group_columns(frame: pd.DataFrame, extras: Sequence[str] = ()) -> list[str]:
+    """Columns to report leaver and flag rates by: ours, and extras with few distinct values."""
+    return [*GROUP_COLUMNS, *(e for e in extras if e in frame and frame[e].nunique() <= 20)]

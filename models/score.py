@@ -12,8 +12,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
-from models.dataset import FEATURES, model_input
+from models.dataset import FEATURES, model_input, with_attributes
 from models.drivers import Healthy, risk_and_drivers
 from models.features import Features
 from models.persist import LoadedModel, load
@@ -38,12 +39,19 @@ class ModelChoice:
     reason: str
 
 
-def usable_model(folder: Path, *, enabled: bool, max_age_days: int, now: datetime | None = None) -> ModelChoice:
+def usable_model(
+    folder: Path,
+    *,
+    enabled: bool,
+    max_age_days: int,
+    features: tuple[str, ...] = FEATURES,
+    now: datetime | None = None,
+) -> ModelChoice:
     """The trained model if it exists, loads safely, matches our features and is fresh enough."""
     if not enabled:
         return ModelChoice(None, "the model is switched off ([model] enabled = false)")
     try:
-        loaded = load(folder, expected_features=FEATURES)
+        loaded = load(folder, expected_features=features)
     except ModelError as exc:
         return ModelChoice(None, str(exc))
     validation = loaded.card.get("validation", {})
@@ -63,8 +71,15 @@ def usable_model(folder: Path, *, enabled: bool, max_age_days: int, now: datetim
     return ModelChoice(loaded, f"model {loaded.card.get('version', '?')} ({loaded.card.get('estimator', '?')})")
 
 
-def model_scores(model: LoadedModel, features: Features, healthy: Healthy, *, note: str = "") -> Scores:
-    frame = model_input(features.frame())
+def model_scores(
+    model: LoadedModel,
+    features: Features,
+    healthy: Healthy,
+    *,
+    attributes: pd.DataFrame | None = None,
+    note: str = "",
+) -> Scores:
+    frame = model_input(with_attributes(features.frame(), attributes), model.features)
 
     risk, drivers = risk_and_drivers(lambda batch: predict_risk(model.estimator, batch), frame, healthy)
     return Scores(employee_id=features["employee_id"], risk=risk, drivers=drivers, method="model", note=note)

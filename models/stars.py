@@ -15,8 +15,8 @@ class StarRule:
     combine: Literal["any", "all"] = "any"
 
 
-def star_mask(rating_latest: np.ndarray, rule: StarRule) -> np.ndarray:
-    """True for stars; people without a rating are never stars."""
+def star_mask(rating_latest: np.ndarray, rule: StarRule, *, flag: np.ndarray | None = None) -> np.ndarray:
+    """True for stars. `flag` is an HRIS column marking stars, combined like the other rules."""
     rating = np.asarray(rating_latest, dtype=np.float64)
     rated = ~np.isnan(rating)
     tests: list[np.ndarray] = []
@@ -25,6 +25,8 @@ def star_mask(rating_latest: np.ndarray, rule: StarRule) -> np.ndarray:
     if rule.top_share is not None and rated.any():
         cutoff = np.quantile(rating[rated], 1.0 - rule.top_share)
         tests.append(rated & (np.nan_to_num(rating, nan=-np.inf) >= cutoff))
+    if flag is not None:
+        tests.append(np.asarray(flag, dtype=bool))
     if not tests:
         return rated
     stacked = np.vstack(tests)

@@ -22,11 +22,11 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
-from models.dataset import FEATURES, GROUP_COLUMNS, TrainingSet, model_input
+from models.dataset import FEATURES, TrainingSet, group_columns, model_input
 from models.drivers import MONOTONIC
 from models.features import Features
-from models.rules import RuleWeights, rules_score
 from models.metrics import calibration_table, evaluate, group_rates
+from models.rules import RuleWeights, rules_score
 from models.tabular import choose, fit_calibrated, predict_risk, protected_columns
 from pipelines.errors import ModelError
 
@@ -88,7 +88,7 @@ def train(data: TrainingSet, options: TrainOptions, *, progress: Progress | None
             f"only {data.positives} voluntary leavers in the labelled snapshots ({options.min_leavers} needed,"
             " [model] min_leavers); the transparent rules score stays in use"
         )
-    X = model_input(data.frame)
+    X = model_input(data.frame, data.features)
     excluded = [] if options.allow_protected else protected_columns(X.columns, extra=options.protected_extra)
     train_idx, val_idx = time_split(data.frame, options.validation_share)
     if y[train_idx].sum() == 0 or y[val_idx].sum() == 0:
@@ -146,10 +146,10 @@ def _card(
     val_frame: pd.DataFrame,
 ) -> dict[str, Any]:
     flagged = p_val >= options.threshold
+    extras = [f for f in data.features if f not in FEATURES]
     groups = {
         column: group_rates(val_frame[column].astype(str).to_numpy(), y_val, flagged, min_group_size=options.min_group_size)
-        for column in GROUP_COLUMNS
-        if column in val_frame
+        for column in group_columns(val_frame, extras)
     }
     now = datetime.now(UTC).replace(microsecond=0)
     return {
@@ -177,8 +177,8 @@ def _card(
             "groups": groups,
             "min_group_size": options.min_group_size,
         },
-        "features": list(FEATURES),
-        "features_used": [f for f in FEATURES if f not in excluded],
+        "features": list(data.features),
+        "features_used": [f for f in data.features if f not in excluded],
         "protected_excluded": excluded,
         "libraries": _versions(),
     }

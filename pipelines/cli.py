@@ -179,6 +179,7 @@ def _ingest(settings: Any, folder: Path) -> Any:
         rating_min=settings.ingest.rating_min,
         rating_max=settings.ingest.rating_max,
         earliest_year=settings.ingest.earliest_year,
+        extra_columns=tuple(settings.ingest.extra_columns),
     )
     with open_store(settings.store.path) as conn, _progress() as progress:
         task = progress.add_task("Ingesting", total=None)
@@ -315,7 +316,7 @@ def _train(settings: Any) -> dict[str, Any]:
     )
     with open_store(settings.store.path) as conn, _progress() as progress:
         task = progress.add_task("Building snapshots", total=None)
-        data = training_set(conn, horizon_days=m.horizon_days)
+        data = training_set(conn, horizon_days=m.horizon_days, extras=tuple(settings.ingest.extra_columns))
         trained = train(data, options, progress=lambda label: progress.update(task, description=label.capitalize()))
     save(trained.estimator, trained.card, m.dir, card_html=card_html(trained.card))
     return trained.card

@@ -65,6 +65,7 @@ class IngestOptions:
     rating_min: float = 1.0
     rating_max: float = 5.0
     earliest_year: int = 1950
+    extra_columns: tuple[str, ...] = ()
     today: date = field(default_factory=date.today)
 
 
@@ -184,6 +185,8 @@ def _ingest_file(
     mapping = _map_headers(drop, staged, options.columns.get(drop.source.name, {}))
     _check(conn, drop.source, mapping, options)
     counts = _replace(conn, drop, staged, run_id=run_id)
+    if drop.source is EMPLOYEES:
+        _store_attributes(conn, drop, staged, options.extra_columns)
     rows_read = staged.rows + len(staged.rejects)
     if rows_read == 0 and drop.source is EMPLOYEES:
         raise IngestError(f"{drop.relative}: no data rows (only a header); the roster cannot be empty")
@@ -211,6 +214,29 @@ def _ingest_file(
     log.info("%s: %d rows read, %d loaded, %d quarantined", drop.relative, rows_read, counts.rows_loaded,
              counts.rows_quarantined)
     return counts
+
+
+def _store_attributes(
+    conn: duckdb.DuckDBPyConnection, drop: DropFile, staged: Staged, names: tuple[str, ...]
+) -> None:
+    """Keep the extra HRIS columns HR asked for, for the people whose row loaded."""
+    conn.execute("delete from employee_attributes")
+    by_folded = {h.strip().lower(): h for h in staged.headers}
+    missing = [n for n in names if n.strip().lower() not in by_folded]
+    if missing:
+        raise IngestError(
+            f"{drop.relative}: line 1: [ingest] extra_columns names {', '.join(missing)}, which the file does not have"
+        )
+    for name in names:
+        header = quote_ident(by_folded[name.strip().lower()])
+        conn.execute(
+            "insert into employee_attributes select c.employee_id, ?, nullif(trim(s."
+            + header
+            + "), ''), ? from _checked c join "
+            + STAGE
+            + " s using (_line) where c._reason is null",
+            [name, drop.relative],
+        )
 
 
 def _map_headers(drop: DropFile, staged: Staged, configured: Mapping[str, str]) -> dict[str, str]:

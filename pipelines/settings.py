@@ -25,6 +25,7 @@ from pydantic import (
     SecretStr,
     ValidationError,
     field_validator,
+    model_validator,
 )
 from pydantic_settings import (
     BaseSettings,
@@ -65,6 +66,20 @@ class IngestSettings(Section):
     rating_max: float = 5.0
     # Events dated before this year are impossible, not history.
     earliest_year: int = Field(default=1950, ge=1900)
+    # Further employees columns to keep (headers as in your export), e.g. ["job_level",
+    # "high_potential"]: model features unless protected, group columns in the model card.
+    extra_columns: list[str] = Field(default_factory=list)
+
+    @field_validator("extra_columns")
+    @classmethod
+    def _extra_names(cls, value: list[str]) -> list[str]:
+        known = {c.name for c in SOURCES_BY_NAME["employees"].columns}
+        for name in value:
+            if not re.fullmatch(r"[A-Za-z][A-Za-z0-9 _.-]{0,62}", name):
+                raise ValueError(f"extra column {name!r} must be a plain header name (letters, digits, _ . - space)")
+            if name.strip().lower() in known:
+                raise ValueError(f"{name!r} is already a standard employees column")
+        return value
 
     @field_validator("columns")
     @classmethod
@@ -90,6 +105,9 @@ class StarSettings(Section):
     top_share: float | None = Field(default=None, gt=0.0, le=1.0)
     # "any": either rule makes a star; "all": every rule that is set must hold.
     combine: Literal["any", "all"] = "any"
+    # An extra employees column (listed in [ingest] extra_columns) flagging stars:
+    # true/yes/y/1 means a star. Combined with the rules above like they are with each other.
+    flag_column: str | None = None
 
 
 class RulesSettings(Section):
@@ -211,6 +229,13 @@ class Settings(BaseSettings):
     stars: StarSettings = Field(default_factory=StarSettings)
     rules: RulesSettings = Field(default_factory=RulesSettings)
     model: ModelSettings = Field(default_factory=ModelSettings)
+
+    @model_validator(mode="after")
+    def _flag_column_is_kept(self) -> Settings:
+        flag = self.stars.flag_column
+        if flag is not None and flag.lower() not in {c.lower() for c in self.ingest.extra_columns}:
+            raise ValueError(f"[stars] flag_column {flag!r} must also be listed in [ingest] extra_columns")
+        return self
     drivers: DriverSettings = Field(default_factory=DriverSettings)
     nudges: NudgeSettings = Field(default_factory=NudgeSettings)
     email: EmailSettings = Field(default_factory=EmailSettings)
@@ -298,7 +323,9 @@ def _describe(exc: ValidationError, path: Path | None, environ: Mapping[str, str
         origin = f"env {env_name}" if env_name in environ else (str(path) if path else "defaults")
         secret = any(part in {"password", "token", "secret"} for part in loc)
         shown = "'**********'" if secret else _short(err.get("input"))
-        if err["type"] == "extra_forbidden":
+        if not loc:
+            lines.append(f"{origin}: {err['msg'].removeprefix('Value error, ')}")
+        elif err["type"] == "extra_forbidden":
             lines.append(f"{origin}: unknown key {key!r} (check the spelling against retention.toml)")
         else:
             lines.append(f"{origin}: {key} = {shown}: {err['msg']}")

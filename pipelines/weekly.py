@@ -18,8 +18,10 @@ from pathlib import Path
 
 import duckdb
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 
+from models.dataset import attributes_frame, feature_list
 from models.drivers import Healthy
 from models.features import Features, compute_features
 from models.rules import RuleWeights, rules_score
@@ -118,11 +120,17 @@ def healthy_from(settings: Settings) -> Healthy:
     )
 
 
-def score_stage(features: Features, settings: Settings) -> Scores:
+def score_stage(features: Features, settings: Settings, attributes: pd.DataFrame | None = None) -> Scores:
     """The trained model when it is usable, else the transparent rules score, with the reason."""
-    choice = usable_model(settings.model.dir, enabled=settings.model.enabled, max_age_days=settings.model.max_age_days)
+    extras = tuple(settings.ingest.extra_columns)
+    choice = usable_model(
+        settings.model.dir,
+        enabled=settings.model.enabled,
+        max_age_days=settings.model.max_age_days,
+        features=feature_list(extras),
+    )
     if choice.model is not None:
-        return model_scores(choice.model, features, healthy_from(settings), note=choice.reason)
+        return model_scores(choice.model, features, healthy_from(settings), attributes=attributes, note=choice.reason)
     rules = settings.rules
     weights = RuleWeights(
         recognition=rules.weight_recognition,
@@ -140,6 +148,9 @@ def threshold_for(scores: Scores, settings: Settings) -> float:
     return settings.model.threshold if scores.method == "model" else settings.rules.threshold
 
 
+TRUTHY = {"true", "yes", "y", "1", "1.0", "t"}
+
+
 def select_stage(
     conn: duckdb.DuckDBPyConnection,
     features: Features,
@@ -147,10 +158,18 @@ def select_stage(
     kinds: list[NudgeKind],
     settings: Settings,
     week: IsoWeek,
+    attributes: pd.DataFrame | None = None,
 ) -> tuple[np.ndarray, Selection]:
+    flag = None
+    if settings.stars.flag_column and attributes is not None:
+        flagged = set(
+            attributes.loc[attributes[settings.stars.flag_column].astype(str).str.strip().str.lower().isin(TRUTHY), "employee_id"]
+        )
+        flag = np.array([e in flagged for e in features["employee_id"]], dtype=bool)
     stars = star_mask(
         features.numeric("rating_latest"),
         StarRule(settings.stars.min_rating, settings.stars.top_share, settings.stars.combine),
+        flag=flag,
     )
     policy = SelectionPolicy(
         threshold=threshold_for(scores, settings),
@@ -287,10 +306,12 @@ def run_week(
         catalog, kinds = active_kinds(settings)
         step("features")
         features = compute_features(conn, week.as_of)
+        extras = settings.ingest.extra_columns
+        attributes = attributes_frame(conn, extras) if extras else None
         step("score")
-        scores = score_stage(features, settings)
+        scores = score_stage(features, settings, attributes)
         step("select")
-        stars, selection = select_stage(conn, features, scores, kinds, settings, week)
+        stars, selection = select_stage(conn, features, scores, kinds, settings, week, attributes)
         step("render")
         already = queued_managers(conn, str(week))
         report.digests_existing = len(already & set(selection.by_recipient()))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import email
+import json
 import logging
 import re
 from email import policy
@@ -130,3 +131,29 @@ def test_the_demo_refuses_a_store_holding_other_data(in_tmp):
     assert result.exit_code == 1
     assert "will not mix" in result.output
     assert not Path("demo-data").exists()
+
+
+IBM = Path(__file__).resolve().parents[2] / "shared" / "data" / "ibm_hr_attrition.csv"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not IBM.is_file(), reason="the IBM HR table lives in shared/ beside the checkout")
+def test_model_benchmark_prints_json_with_the_promised_keys(in_tmp):
+    result = runner.invoke(app, ["model", "benchmark", str(IBM), "--label", "Attrition", "--positive", "Yes", "--folds", "3", "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert {"selected", "roc_auc", "pr_auc", "brier", "candidates"} <= set(report)
+    assert report["roc_auc"] > 0.8 and "Gender" in report["protected_excluded"]
+
+
+def test_model_card_without_a_model_says_how_to_get_one(in_tmp):
+    result = runner.invoke(app, ["model", "card"])
+    assert result.exit_code == 1 and "retention model train" in result.output
+
+
+def test_model_train_on_too_little_history_keeps_the_rules_score(in_tmp):
+    write_drop(in_tmp / "drop", tiny_org())
+    assert runner.invoke(app, ["ingest", "drop"]).exit_code == 0
+    result = runner.invoke(app, ["model", "train"])
+    assert result.exit_code == 1
+    assert "rules score stays in use" in result.output or "more history" in result.output

@@ -303,3 +303,17 @@ def test_a_missing_column_lists_the_headers_found(conn, tmp_path):
     files["performance.csv"] = files["performance.csv"].replace("rating", "Score Value")
     with pytest.raises(IngestError, match="found columns: employee_id, review_date, Score Value"):
         ingest_folder(conn, write_drop(tmp_path / "d", files), OPTIONS)
+
+
+def test_configured_extra_hris_columns_are_kept_per_person(conn, tmp_path):
+    files = tiny_org()
+    header, *rows = files["employees.csv"].strip().split("\n")
+    files["employees.csv"] = "\n".join([header + ",Job Level"] + [r + f",{i % 4}" for i, r in enumerate(rows)]) + "\n"
+    ingest_folder(conn, write_drop(tmp_path / "d", files), IngestOptions(today=TODAY, extra_columns=("job level",)))
+    stored = conn.execute("select count(*), count(distinct value) from employee_attributes where name = 'job level'")
+    assert stored.fetchall() == [(20, 4)]
+
+
+def test_a_configured_extra_column_missing_from_the_file_is_named(conn, drop):
+    with pytest.raises(IngestError, match="extra_columns names high_potential"):
+        ingest_folder(conn, drop, IngestOptions(today=TODAY, extra_columns=("high_potential",)))

@@ -125,3 +125,36 @@ def test_drivers_are_zero_for_signals_already_healthy(saved, org):
 def test_too_few_leavers_means_no_model(org):
     with pytest.raises(ModelError, match="min_leavers"):
         train(training_set(org), TrainOptions(min_leavers=10**6))
+
+
+def test_protected_hris_columns_never_reach_the_estimator_but_are_reported_by_group(org):
+    rng = np.random.default_rng(0)
+    people = [r[0] for r in org.execute("select employee_id from employees").fetchall()]
+    rows = [(p, "gender", str(rng.choice(["f", "m", "x"])), "employees.csv") for p in people]
+    rows += [(p, "job_level", str(int(rng.integers(1, 6))), "employees.csv") for p in people]
+    org.execute("begin transaction")
+    try:
+        org.executemany("insert into employee_attributes values (?, ?, ?, ?)", rows)
+        data = training_set(org, extras=("gender", "job_level"))
+        result = train(data, TrainOptions())
+    finally:
+        org.execute("rollback")
+    assert result.card["protected_excluded"] == ["gender"]
+    assert "gender" not in result.estimator.feature_names_in_
+    assert "job_level" in result.estimator.feature_names_in_
+    assert "gender" in result.card["validation"]["groups"]
+
+
+def test_protected_hris_columns_are_features_only_when_allowed(org):
+    people = [r[0] for r in org.execute("select employee_id from employees").fetchall()]
+    org.execute("begin transaction")
+    try:
+        org.executemany(
+            "insert into employee_attributes values (?, 'gender', ?, 'employees.csv')",
+            [(p, "f" if i % 2 else "m") for i, p in enumerate(people)],
+        )
+        result = train(training_set(org, extras=("gender",)), TrainOptions(allow_protected=True))
+    finally:
+        org.execute("rollback")
+    assert result.card["protected_excluded"] == []
+    assert "gender" in result.estimator.feature_names_in_

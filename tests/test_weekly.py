@@ -193,3 +193,25 @@ def test_names_with_markup_and_line_breaks_are_escaped_and_kept_out_of_headers(c
     assert message["Bcc"] is None
     assert "evil@example.com" not in str(message["To"]) or "\n" not in str(message["To"])
     assert [h for h in message.keys() if h.lower() == "bcc"] == []
+
+
+def test_without_a_model_the_rules_score_is_used_and_the_run_says_why(ingested, tmp_path):
+    report = run(ingested, tmp_path, model={"dir": tmp_path / "no-model"})
+    assert report.score_method == "rules"
+    assert "no model at" in report.score_note
+
+
+def test_an_hris_flag_column_can_define_stars(conn, tmp_path):
+    files = tiny_org()
+    header, *rows = files["employees.csv"].strip().split("\n")
+    files["employees.csv"] = "\n".join([header + ",hipo"] + [r + (",yes" if r.startswith("E07,") else ",no") for r in rows]) + "\n"
+    ingest_folder(conn, write_drop(tmp_path / "d", files), IngestOptions(today=TODAY, extra_columns=("hipo",)))
+    report = run(
+        conn,
+        tmp_path,
+        ingest={"extra_columns": ["hipo"]},
+        stars={"min_rating": None, "flag_column": "hipo"},
+    )
+    assert report.stars == 1  # only E07, who is not a star by rating
+    text, _ = parts(read_eml(tmp_path / "outbox" / WEEK / "E02.eml"))
+    assert "Person E07" in text and "Person E05" not in text
