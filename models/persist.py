@@ -9,8 +9,6 @@ instead of silently misreading columns.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -20,6 +18,7 @@ import skops.io as sio
 
 from models.tabular import SKOPS_TRUSTED
 from pipelines.errors import ModelError, UntrustedModelError
+from pipelines.files import atomic_write
 
 MODEL_FILE = "model.skops"
 CARD_FILE = "card.json"
@@ -40,24 +39,13 @@ class LoadedModel:
         return datetime.fromisoformat(self.card["trained_at"])
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def save(estimator: Any, card: dict[str, Any], folder: Path, *, card_html: str | None = None) -> Path:
     """Write model, card (and its HTML page); the model file is replaced last-but-atomically."""
     folder.mkdir(parents=True, exist_ok=True)
-    _atomic_write(folder / MODEL_FILE, sio.dumps(estimator))
-    _atomic_write(folder / CARD_FILE, (json.dumps(card, indent=2, sort_keys=True, default=str) + "\n").encode())
+    atomic_write(folder / MODEL_FILE, sio.dumps(estimator))
+    atomic_write(folder / CARD_FILE, (json.dumps(card, indent=2, sort_keys=True, default=str) + "\n").encode())
     if card_html is not None:
-        _atomic_write(folder / CARD_HTML, card_html.encode("utf-8"))
+        atomic_write(folder / CARD_HTML, card_html.encode("utf-8"))
     return folder / MODEL_FILE
 
 

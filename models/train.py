@@ -44,6 +44,8 @@ class TrainOptions:
     min_group_size: int = 5
     protected_extra: Sequence[str] = ()
     allow_protected: bool = False
+    # The rules score the model must beat on the same validation rows to be used.
+    rule_weights: RuleWeights = field(default_factory=RuleWeights)
     random_state: int = 0
 
 
@@ -123,16 +125,14 @@ def train(data: TrainingSet, options: TrainOptions, *, progress: Progress | None
     )
     val_frame = data.frame.iloc[val_idx]
     card = _card(data, options, choice.selected, choice.scores, excluded, y[val_idx], p_val, val_frame)
-    card["validation"]["rules_roc_auc"] = round(rules_auc(val_frame, y[val_idx]), 4)
+    card["validation"]["rules_roc_auc"] = round(rules_auc(val_frame, y[val_idx], options.rule_weights), 4)
     return Trained(estimator=final, card=card)
 
 
-def rules_auc(frame: pd.DataFrame, y: np.ndarray) -> float:
+def rules_auc(frame: pd.DataFrame, y: np.ndarray, weights: RuleWeights) -> float:
     """The transparent rules score on the same validation rows: the bar a model must clear."""
-    features = Features(
-        as_of=datetime.min, columns={name: frame[name].to_numpy() for name in frame.columns}
-    )
-    return float(roc_auc_score(y, rules_score(features, RuleWeights()).risk))
+    features = Features(as_of=datetime.min, columns={name: frame[name].to_numpy() for name in frame.columns})
+    return float(roc_auc_score(y, rules_score(features, weights).risk))
 
 
 def _card(

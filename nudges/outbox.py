@@ -9,9 +9,7 @@ written again byte for byte (same Message-ID), never a second, different email.
 from __future__ import annotations
 
 import hashlib
-import os
 import re
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -23,6 +21,7 @@ import pyarrow as pa
 
 from nudges.render import Digest
 from pipelines.errors import DeliveryError
+from pipelines.files import atomic_write
 from pipelines.store import fetch_value, utcnow
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
@@ -112,18 +111,11 @@ def deliver_files(conn: duckdb.DuckDBPyConnection, week: str, outbox_dir: Path) 
 
 
 def _write_if_different(path: Path, data: bytes) -> bool:
-    """Atomic write (temp file + rename) so a crash never leaves half a message."""
+    """Write unless identical already; atomically, so a crash never leaves half a message."""
     try:
         if path.is_file() and path.read_bytes() == data:
             return False
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        atomic_write(path, data)
     except OSError as exc:
         raise DeliveryError(f"cannot write {path}: {exc.strerror}") from None
     return True

@@ -304,6 +304,7 @@ def _train(settings: Any) -> dict[str, Any]:
     from models.persist import save
     from models.train import TrainOptions, train
     from pipelines.store import open_store
+    from pipelines.weekly import rule_weights
 
     m = settings.model
     options = TrainOptions(
@@ -313,6 +314,7 @@ def _train(settings: Any) -> dict[str, Any]:
         min_group_size=m.min_group_size,
         protected_extra=tuple(m.protected_extra),
         allow_protected=m.allow_protected,
+        rule_weights=rule_weights(settings),
     )
     with open_store(settings.store.path) as conn, _progress() as progress:
         task = progress.add_task("Building snapshots", total=None)

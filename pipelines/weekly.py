@@ -109,14 +109,17 @@ def load_last_sent(conn: duckdb.DuckDBPyConnection, week: IsoWeek) -> dict[tuple
 
 
 def healthy_from(settings: Settings) -> Healthy:
-    d = settings.drivers
-    return Healthy(
-        recognition_days=d.recognition_days,
-        recognition_90d=d.recognition_90d,
-        one_on_ones_held_90d=d.one_on_ones_held_90d,
-        career_days=d.career_days,
-        autonomy=d.autonomy,
-        learning_days=d.learning_days,
+    # [drivers] has exactly Healthy's fields, so a new level needs one edit in each.
+    return Healthy(**settings.drivers.model_dump())
+
+
+def rule_weights(settings: Settings) -> RuleWeights:
+    rules = settings.rules
+    return RuleWeights(
+        recognition=rules.weight_recognition,
+        one_on_ones=rules.weight_one_on_ones,
+        career=rules.weight_career,
+        autonomy=rules.weight_autonomy,
     )
 
 
@@ -131,15 +134,8 @@ def score_stage(features: Features, settings: Settings, attributes: pd.DataFrame
     )
     if choice.model is not None:
         return model_scores(choice.model, features, healthy_from(settings), attributes=attributes, note=choice.reason)
-    rules = settings.rules
-    weights = RuleWeights(
-        recognition=rules.weight_recognition,
-        one_on_ones=rules.weight_one_on_ones,
-        career=rules.weight_career,
-        autonomy=rules.weight_autonomy,
-    )
     try:
-        return rules_score(features, weights, note=f"rules score: {choice.reason}")
+        return rules_score(features, rule_weights(settings), note=f"rules score: {choice.reason}")
     except ValueError as exc:
         raise ConfigError(f"[rules]: {exc}") from None
 
