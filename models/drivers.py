@@ -113,20 +113,31 @@ def restored(frame: pd.DataFrame, signal: str, healthy: Healthy) -> pd.DataFrame
 
 
 def risk_and_drivers(
-    predict: Callable[[pd.DataFrame], np.ndarray], frame: pd.DataFrame, healthy: Healthy
+    predict: Callable[[pd.DataFrame], np.ndarray],
+    frame: pd.DataFrame,
+    healthy: Healthy,
+    *,
+    focus: np.ndarray | None = None,
 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """Risk per row and, per signal, the risk drop from restoring it (0 when already healthy)."""
+    """Risk per row and, per signal, the risk drop from restoring it (0 when already healthy).
+
+    Counterfactuals are scored only for the `focus` rows (e.g. star performers):
+    nudges are only ever about them, and it keeps the batch small.
+    """
     n = len(frame)
-    if n == 0:
-        return np.zeros(0), {s: np.zeros(0) for s in ACTIONABLE}
-    batch = pd.concat([frame] + [restored(frame, s, healthy) for s in ACTIONABLE], ignore_index=True)
-    scored = predict(batch)
-    risk = scored[:n]
-    drivers = {}
-    for k, signal in enumerate(ACTIONABLE, start=1):
-        drop = risk - scored[k * n : (k + 1) * n]
-        unchanged = restored_equal(frame, batch.iloc[k * n : (k + 1) * n])
-        drivers[signal] = np.where(unchanged, 0.0, np.clip(drop, 0.0, None))
+    risk = predict(frame) if n else np.zeros(0)
+    drivers = {s: np.zeros(n) for s in ACTIONABLE}
+    rows = np.flatnonzero(np.ones(n, dtype=bool) if focus is None else np.asarray(focus, dtype=bool))
+    if len(rows) == 0:
+        return risk, drivers
+    base = frame.iloc[rows].reset_index(drop=True)
+    variants = [restored(base, s, healthy) for s in ACTIONABLE]
+    scored = predict(pd.concat(variants, ignore_index=True))
+    m = len(rows)
+    for k, (signal, variant) in enumerate(zip(ACTIONABLE, variants, strict=True)):
+        drop = risk[rows] - scored[k * m : (k + 1) * m]
+        unchanged = restored_equal(base, variant)
+        drivers[signal][rows] = np.where(unchanged, 0.0, np.clip(drop, 0.0, None))
     return risk, drivers
 
 

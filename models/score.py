@@ -77,9 +77,12 @@ def model_scores(
     healthy: Healthy,
     *,
     attributes: pd.DataFrame | None = None,
+    focus: np.ndarray | None = None,
     note: str = "",
 ) -> Scores:
+    """Risk for everyone; drivers for the `focus` rows (all when None)."""
     frame = model_input(with_attributes(features.frame(), attributes), model.features)
-
-    risk, drivers = risk_and_drivers(lambda batch: predict_risk(model.estimator, batch), frame, healthy)
+    risk, drivers = risk_and_drivers(
+        lambda batch: predict_risk(model.estimator, batch), frame, healthy, focus=focus
+    )
     return Scores(employee_id=features["employee_id"], risk=risk, drivers=drivers, method="model", note=note)

@@ -123,7 +123,13 @@ def rule_weights(settings: Settings) -> RuleWeights:
     )
 
 
-def score_stage(features: Features, settings: Settings, attributes: pd.DataFrame | None = None) -> Scores:
+def score_stage(
+    features: Features,
+    settings: Settings,
+    attributes: pd.DataFrame | None = None,
+    *,
+    focus: np.ndarray | None = None,
+) -> Scores:
     """The trained model when it is usable, else the transparent rules score, with the reason."""
     extras = tuple(settings.ingest.extra_columns)
     choice = usable_model(
@@ -133,7 +139,9 @@ def score_stage(features: Features, settings: Settings, attributes: pd.DataFrame
         features=feature_list(extras),
     )
     if choice.model is not None:
-        return model_scores(choice.model, features, healthy_from(settings), attributes=attributes, note=choice.reason)
+        return model_scores(
+            choice.model, features, healthy_from(settings), attributes=attributes, focus=focus, note=choice.reason
+        )
     try:
         return rules_score(features, rule_weights(settings), note=f"rules score: {choice.reason}")
     except ValueError as exc:
@@ -147,26 +155,29 @@ def threshold_for(scores: Scores, settings: Settings) -> float:
 TRUTHY = {"true", "yes", "y", "1", "1.0", "t"}
 
 
-def select_stage(
-    conn: duckdb.DuckDBPyConnection,
-    features: Features,
-    scores: Scores,
-    kinds: list[NudgeKind],
-    settings: Settings,
-    week: IsoWeek,
-    attributes: pd.DataFrame | None = None,
-) -> tuple[np.ndarray, Selection]:
+def stars_stage(features: Features, settings: Settings, attributes: pd.DataFrame | None = None) -> np.ndarray:
+    """Who HR counts as a star this week (rating rules and/or an HRIS flag)."""
     flag = None
     if settings.stars.flag_column and attributes is not None:
-        flagged = set(
-            attributes.loc[attributes[settings.stars.flag_column].astype(str).str.strip().str.lower().isin(TRUTHY), "employee_id"]
-        )
+        values = attributes[settings.stars.flag_column].astype(str).str.strip().str.lower()
+        flagged = set(attributes.loc[values.isin(TRUTHY), "employee_id"])
         flag = np.array([e in flagged for e in features["employee_id"]], dtype=bool)
-    stars = star_mask(
+    return star_mask(
         features.numeric("rating_latest"),
         StarRule(settings.stars.min_rating, settings.stars.top_share, settings.stars.combine),
         flag=flag,
     )
+
+
+def select_stage(
+    conn: duckdb.DuckDBPyConnection,
+    features: Features,
+    scores: Scores,
+    stars: np.ndarray,
+    kinds: list[NudgeKind],
+    settings: Settings,
+    week: IsoWeek,
+) -> Selection:
     policy = SelectionPolicy(
         threshold=threshold_for(scores, settings),
         per_manager=settings.nudges.per_manager,
@@ -185,7 +196,7 @@ def select_stage(
         )
     except ValueError as exc:
         raise ConfigError(f"nudge catalog: {exc}") from None
-    return stars, selection
+    return selection
 
 
 def render_stage(
@@ -304,10 +315,11 @@ def run_week(
         features = compute_features(conn, week.as_of)
         extras = settings.ingest.extra_columns
         attributes = attributes_frame(conn, extras) if extras else None
+        stars = stars_stage(features, settings, attributes)
         step("score")
-        scores = score_stage(features, settings, attributes)
+        scores = score_stage(features, settings, attributes, focus=stars)
         step("select")
-        stars, selection = select_stage(conn, features, scores, kinds, settings, week, attributes)
+        selection = select_stage(conn, features, scores, stars, kinds, settings, week)
         step("render")
         already = queued_managers(conn, str(week))
         report.digests_existing = len(already & set(selection.by_recipient()))
