@@ -15,13 +15,14 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.base import clone
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression, LogisticRegressionCV
 from sklearn.metrics import roc_auc_score
-from sklearn.model_selection import GroupKFold
+from sklearn.model_selection import GroupKFold, StratifiedKFold
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import (
     FunctionTransformer,
@@ -94,6 +95,33 @@ MAX_CATEGORIES = 50
 SKEW_THRESHOLD = 0.75
 ISOTONIC_MIN_POSITIVES = 1000
 MIN_CLASS_ROWS = 3
+SELECTION_MAX_ROWS = 150_000
+"""`choose` fits candidates on at most this many rows of a split's training part.
+
+Above it, a stratified random subsample of exactly this many rows (seeded by
+`random_state`, kept in table order) stands in for the training part; the
+validation part is always scored in full. Ranking three candidates needs far
+fewer rows than fitting the final model, and LogisticRegressionCV on a million
+rows takes minutes. Tables up to this size are untouched.
+"""
+CALIBRATION_FIT_MAX_ROWS = 200_000
+"""Each of `fit_calibrated`'s three out-of-fold models fits on at most this many rows.
+
+They only supply out-of-fold scores for the two-parameter sigmoid (or the
+isotonic steps); above the cap a stratified seeded subsample of each fold's
+training part is enough for that. The model that predicts is still fitted on
+every row, so its ranking (ROC-AUC) does not depend on the cap, and tables whose
+folds stay under it are fitted exactly as before.
+"""
+RICH_SEARCH_MAX_ROWS = 150_000
+"""`fit_calibrated` picks `logistic_rich`'s C on at most this many rows.
+
+On a larger table the C search (16 values x 3 folds) runs once on a stratified
+seeded subsample of this size, and every model `fit_calibrated` builds is then a
+plain `LogisticRegression` with that C, fitted on all its rows. Each search
+point would otherwise be three fits on the whole table, for a penalty that
+barely matters at that size. Tables up to this size keep `LogisticRegressionCV`.
+"""
 _ID_NAME = re.compile(r"(id|number|num|no|code|key|uuid|guid)$")
 
 
@@ -336,6 +364,26 @@ def _check_labels(y: np.ndarray, *, where: str, at_least: int) -> None:
         )
 
 
+def stratified_subsample(y: np.ndarray, max_rows: int, *, random_state: int = 0) -> np.ndarray:
+    """Positions of at most `max_rows` rows of `y`, each class in its share of the whole, in table order.
+
+    Every row when there are no more than `max_rows`; otherwise exactly
+    `max_rows`, drawn without replacement by a generator seeded with
+    `random_state`, so the same labels and seed always give the same rows.
+    """
+    y = np.asarray(y)
+    if len(y) <= max_rows:
+        return np.arange(len(y))
+    classes, counts = np.unique(y, return_counts=True)
+    quota = counts * (max_rows / len(y))
+    take = np.floor(quota).astype(np.int64)
+    # Largest remainders get the rows still missing, so the sample has exactly max_rows.
+    take[np.argsort(take - quota, kind="stable")[: max_rows - int(take.sum())]] += 1
+    rng = np.random.default_rng(random_state)
+    picked = [rng.choice(np.flatnonzero(y == c), size=k, replace=False) for c, k in zip(classes, take, strict=True)]
+    return np.sort(np.concatenate(picked))
+
+
 def choose(
     X: pd.DataFrame,
     y: np.ndarray,
@@ -345,11 +393,21 @@ def choose(
     monotonic: Mapping[str, int] | None = None,
     random_state: int = 0,
 ) -> Choice:
-    """Pick the candidate with the best mean validation ROC-AUC, preferring the simpler on a near-tie."""
+    """Pick the candidate with the best mean validation ROC-AUC, preferring the simpler on a near-tie.
+
+    A training part above `SELECTION_MAX_ROWS` rows is replaced by a stratified
+    subsample of that many rows (`stratified_subsample`, seeded by
+    `random_state`): column plan and candidates are built and fitted on it, as
+    if the training part were that subsample. Validation parts are scored in full.
+    """
     y = np.asarray(y)
     excluded = list(exclude)
     totals: dict[str, list[float]] = {}
     for number, (train_idx, val_idx) in enumerate(splits, start=1):
+        if len(train_idx) > SELECTION_MAX_ROWS:
+            train_idx = np.asarray(train_idx)[
+                stratified_subsample(y[train_idx], SELECTION_MAX_ROWS, random_state=random_state)
+            ]
         X_train, y_train = X.iloc[train_idx], y[train_idx]
         X_val, y_val = X.iloc[val_idx], y[val_idx]
         _check_labels(y_train, where=f"training part of split {number}", at_least=MIN_CLASS_ROWS)
@@ -390,6 +448,12 @@ def fit_calibrated(
     `groups` (e.g. the person behind each row) keeps a group's rows in one calibration
     fold, so repeated rows of one person cannot make the out-of-fold scores look surer
     than they are.
+
+    Large tables (tables up to both caps are fitted exactly as before): above
+    `CALIBRATION_FIT_MAX_ROWS` rows per fold, the out-of-fold models fit on a
+    stratified subsample of their fold; above `RICH_SEARCH_MAX_ROWS` rows,
+    `logistic_rich` takes its C from a search on a subsample (both seeded by
+    `random_state`). The model that predicts is always fitted on every row.
     """
     y = np.asarray(y)
     # Calibration trains on two thirds of the rows, and logistic_rich cross-validates again inside that.
@@ -398,10 +462,45 @@ def fit_calibrated(
     options = candidates(plan, random_state=random_state, monotonic=monotonic)
     if name not in options:
         raise ModelError(f"unknown model {name!r}; choose one of {', '.join(options)}")
-    folds = 3 if groups is None else list(GroupKFold(n_splits=3).split(X, y, groups))
-    model = CalibratedClassifierCV(options[name], method=method or calibration_method(y), cv=folds, ensemble=False)
-    model.fit(X[plan.features()], y)
+    features = plan.features()
+    estimator = options[name]
+    if name == "logistic_rich" and len(y) > RICH_SEARCH_MAX_ROWS:
+        estimator = _rich_with_c_from_subsample(estimator, X[features], y, random_state=random_state)
+    folds = _calibration_folds(X, y, groups, random_state=random_state)
+    model = CalibratedClassifierCV(estimator, method=method or calibration_method(y), cv=folds, ensemble=False)
+    model.fit(X[features], y)
     return model
+
+
+def _rich_with_c_from_subsample(rich: Pipeline, X: pd.DataFrame, y: np.ndarray, *, random_state: int) -> Pipeline:
+    """`logistic_rich` for a large table: its C cross-validated on a subsample, then fixed in a plain LogisticRegression."""
+    rows = stratified_subsample(y, RICH_SEARCH_MAX_ROWS, random_state=random_state)
+    searched = clone(rich).fit(X.iloc[rows], y[rows])
+    c = float(np.ravel(searched.named_steps["model"].C_)[0])
+    return Pipeline([("columns", clone(rich.named_steps["columns"])), ("model", LogisticRegression(C=c, max_iter=5000))])
+
+
+def _calibration_folds(
+    X: pd.DataFrame, y: np.ndarray, groups: np.ndarray | None, *, random_state: int
+) -> int | list[tuple[np.ndarray, np.ndarray]]:
+    """Three calibration folds (by group if given), each training part capped at `CALIBRATION_FIT_MAX_ROWS`.
+
+    The validation parts stay whole: together they cover every row once, as the
+    out-of-fold scores need. Below the cap this is exactly what `cv=3` (stratified)
+    or the grouped folds did before.
+    """
+    if groups is None:
+        splits = list(StratifiedKFold(n_splits=3).split(X, y))  # what cv=3 means for a classifier
+        if all(len(train) <= CALIBRATION_FIT_MAX_ROWS for train, _ in splits):
+            return 3  # as before, and as the persisted model has always recorded it
+    else:
+        splits = list(GroupKFold(n_splits=3).split(X, y, groups))
+    return [
+        (train[stratified_subsample(y[train], CALIBRATION_FIT_MAX_ROWS, random_state=random_state)], test)
+        if len(train) > CALIBRATION_FIT_MAX_ROWS
+        else (train, test)
+        for train, test in splits
+    ]
 
 
 def predict_risk(model: Any, X: pd.DataFrame) -> np.ndarray:

@@ -9,9 +9,11 @@ import pandas as pd
 import pytest
 import skops.io as sio
 from sklearn.calibration import CalibratedClassifierCV
+from sklearn.linear_model import LogisticRegression, LogisticRegressionCV
 from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import Pipeline
 
+from models import tabular
 from models.tabular import (
     CANDIDATE_ORDER,
     SKOPS_TRUSTED,
@@ -22,6 +24,7 @@ from models.tabular import (
     pick,
     plan_columns,
     protected_columns,
+    stratified_subsample,
 )
 from pipelines.errors import ModelError
 
@@ -209,6 +212,88 @@ def test_choose_names_the_split_whose_validation_part_has_one_class() -> None:
     stayers = np.flatnonzero(y == 0)[:20]
     with pytest.raises(ModelError, match="validation part of split 1"):
         choose(X, y, [(np.setdiff1d(np.arange(len(y)), stayers), stayers)])
+
+
+def test_stratified_subsample_keeps_class_shares_and_table_order_and_depends_only_on_the_seed() -> None:
+    y = np.random.default_rng(0).permutation(np.r_[np.ones(301), np.zeros(2699)]).astype(np.int64)
+    rows = stratified_subsample(y, 1000, random_state=0)
+    assert len(rows) == 1000 and len(np.unique(rows)) == 1000 and np.all(np.diff(rows) > 0)
+    assert int(y[rows].sum()) == 100  # 301 of 3000 leavers -> 100.3 of 1000
+    np.testing.assert_array_equal(rows, stratified_subsample(y, 1000, random_state=0))
+    assert not np.array_equal(rows, stratified_subsample(y, 1000, random_state=1))
+    np.testing.assert_array_equal(stratified_subsample(y, 3000, random_state=5), np.arange(3000))
+
+
+def test_choose_fits_candidates_on_a_seeded_subsample_of_at_most_the_cap(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(tabular, "SELECTION_MAX_ROWS", 600)
+    X, y = linear_table()
+    earlier, later = np.arange(1500), np.arange(1500, 2000)
+    fitted_on: list[np.ndarray] = []
+    fit = Pipeline.fit
+
+    def recording(self: Pipeline, X: pd.DataFrame, y: np.ndarray | None = None, **params: object) -> Pipeline:
+        if self.steps[-1][0] == "model":  # the candidate itself, not a pipeline nested in its columns
+            fitted_on.append(X.index.to_numpy())
+        return fit(self, X, y, **params)
+
+    monkeypatch.setattr(Pipeline, "fit", recording)
+    first = choose(X, y, [(earlier, later)], random_state=0)
+    assert len(fitted_on) == len(CANDIDATE_ORDER)
+    rows = fitted_on[0]
+    assert len(rows) == 600 and set(rows) <= set(earlier)
+    assert all(np.array_equal(r, rows) for r in fitted_on)
+    assert abs(y[rows].mean() - y[earlier].mean()) < 0.002
+    fitted_on.clear()
+    assert choose(X, y, [(earlier, later)], random_state=0) == first
+    np.testing.assert_array_equal(fitted_on[0], rows)
+    fitted_on.clear()
+    choose(X, y, [(earlier, later)], random_state=1)
+    assert len(fitted_on[0]) == 600 and not np.array_equal(fitted_on[0], rows)
+    fitted_on.clear()
+    monkeypatch.setattr(tabular, "SELECTION_MAX_ROWS", 1500)  # at the cap: every training row, as before
+    choose(X, y, [(earlier, later)], random_state=0)
+    np.testing.assert_array_equal(fitted_on[0], earlier)
+
+
+def test_fit_calibrated_caps_the_out_of_fold_fits_and_fits_the_predicting_model_on_every_row(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    X, y = people_table(600)
+    X = X.drop(columns=protected_columns(X.columns))
+    people = np.arange(600) % 97
+    monkeypatch.setattr(tabular, "CALIBRATION_FIT_MAX_ROWS", 150)
+    model = fit_calibrated("logistic", X, y, groups=people)
+    folds = model.cv
+    assert len(folds) == 3 and all(len(train) == 150 for train, _ in folds)
+    np.testing.assert_array_equal(np.sort(np.concatenate([test for _, test in folds])), np.arange(600))
+    assert all(not set(people[train]) & set(people[test]) for train, test in folds)
+    scaler = model.calibrated_classifiers_[0].estimator.named_steps["columns"].named_transformers_["numeric"]
+    assert scaler.named_steps["scale"].n_samples_seen_ == 600
+    again = fit_calibrated("logistic", X, y, groups=people).cv
+    assert all(np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1]) for a, b in zip(folds, again, strict=True))
+    assert all(len(train) == 150 for train, _ in fit_calibrated("logistic", X, y).cv)  # stratified folds, no groups
+    monkeypatch.setattr(tabular, "CALIBRATION_FIT_MAX_ROWS", 400)  # every fold within the cap: as before
+    assert fit_calibrated("logistic", X, y).cv == 3
+
+
+def test_fit_calibrated_takes_logistic_richs_c_from_a_subsample_only_on_a_large_table(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    X, y = people_table(600)
+    X = X.drop(columns=protected_columns(X.columns))
+
+    def final_model(fitted: CalibratedClassifierCV) -> object:
+        return fitted.calibrated_classifiers_[0].estimator.named_steps["model"]
+
+    monkeypatch.setattr(tabular, "RICH_SEARCH_MAX_ROWS", 600)
+    assert isinstance(final_model(fit_calibrated("logistic_rich", X, y)), LogisticRegressionCV)
+    monkeypatch.setattr(tabular, "RICH_SEARCH_MAX_ROWS", 200)
+    model = final_model(fit_calibrated("logistic_rich", X, y))
+    assert type(model) is LogisticRegression
+    plan = plan_columns(X)
+    rows = stratified_subsample(y, 200, random_state=0)
+    searched = candidates(plan)["logistic_rich"].fit(X.iloc[rows][plan.features()], y[rows])
+    assert model.C == float(np.ravel(searched.named_steps["model"].C_)[0])
 
 
 def test_fit_calibrated_predicts_probabilities_between_0_and_1() -> None:
