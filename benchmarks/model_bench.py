@@ -16,8 +16,10 @@ the product runs is timed on that store:
   is timed the same way and listed with its estimator and row count);
 - persistence: `models.persist.save` and `load` (skops), as the weekly run loads the model;
 - scoring: `compute_features` for the week after the data ends plus
-  `model_scores` (risk and the five counterfactual drivers: 6x the rows in one
-  `predict_proba` batch).
+  `model_scores` (risk for everyone and the five counterfactual drivers for
+  everyone: 6x the rows in `predict_proba`, the issue's target); then, for
+  comparison, `model_scores` with drivers for star performers only (the
+  default star rule), which is what the weekly run asks for.
 
 Beside them, a naive baseline: a plain `LogisticRegression` fitted on the same
 rows (pre-encoded once, untimed: median-imputed, scaled numbers and one-hot
@@ -55,11 +57,12 @@ import pandas as pd
 from sklearn.pipeline import Pipeline
 
 import models.train as train_module
-from models.dataset import FEATURES, model_input, training_set
+from models.dataset import model_input, training_set
 from models.drivers import ACTIONABLE, Healthy
 from models.features import compute_features
 from models.persist import load, save
 from models.score import model_scores
+from models.stars import StarRule, star_mask
 from models.train import TrainOptions, time_split, train
 from pipelines.ingest import IngestOptions, ingest_folder
 from pipelines.store import connect
@@ -334,7 +337,7 @@ def main(argv: list[str] | None = None) -> int:
         with timings.step("save model (skops)"):
             save(trained.estimator, trained.card, model_dir)
         with timings.step("load model (skops, allow-list)"):
-            loaded = load(model_dir, expected_features=FEATURES)
+            loaded = load(model_dir, expected_features=tuple(trained.card["features"]))
 
         week = IsoWeek.containing(END + timedelta(days=1))  # the first run after the data ends
         say(f"scoring week {week} (as of {week.as_of:%Y-%m-%d}) ...")
@@ -346,6 +349,10 @@ def main(argv: list[str] | None = None) -> int:
             "score: total (features + model_scores)",
             timings.seconds("score: compute_features") + timings.seconds("score: model_scores (risk + drivers)"),
         )
+        # The weekly run scores drivers only for star performers (default rule: latest rating >= 4).
+        stars = star_mask(features.numeric("rating_latest"), StarRule())
+        with timings.step("score: model_scores, drivers for stars only"):
+            model_scores(loaded, features, Healthy(), focus=stars)
         if not args.no_baseline:
             say("baseline (plain LogisticRegression) ...")
             run_baseline(model_input(data.frame), data.labels, len(features), timings)
@@ -359,6 +366,7 @@ def main(argv: list[str] | None = None) -> int:
         "fit_calibrated on all rows (final)": fit,
         "train_total": fit,
         "score: model_scores (risk + drivers)": "baseline: predict_proba (6x scoring rows)",
+        "score: model_scores, drivers for stars only": "baseline: predict_proba (6x scoring rows)",
     }
     print_table(timings, comparisons)
     print_fits(fits)
@@ -412,6 +420,7 @@ def main(argv: list[str] | None = None) -> int:
             "week": str(week),
             "people": len(features),
             "batch_rows": len(features) * (1 + len(ACTIONABLE)),
+            "stars": int(stars.sum()),
             "mean_risk": round(float(np.mean(scores.risk)), 4),
         },
         "steps": timings.steps,
