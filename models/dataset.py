@@ -26,6 +26,7 @@ NUMERIC_FEATURES: tuple[str, ...] = (
     "rating_latest",
     "rating_change",
     "days_since_review",
+    "days_since_promotion",
     "recognition_30d",
     "recognition_90d",
     "recognition_180d",

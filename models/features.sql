@@ -29,8 +29,16 @@ history as (
         s.as_of,
         (select cast(min(given_at) as date) from recognition where given_at < s.as_of) as recognition_start,
         (select cast(min(scheduled_at) as date) from one_on_ones where scheduled_at < s.as_of) as one_on_one_start,
-        (select cast(min(completed_at) as date) from learning where completed_at < s.as_of) as learning_start
+        (select cast(min(completed_at) as date) from learning where completed_at < s.as_of) as learning_start,
+        (select min(effective_date) from promotions where effective_date < cast(s.as_of as date)) as promotions_start
     from _snapshots s
+),
+
+last_promotion as (
+    select r.employee_id, r.as_of, p.effective_date as last_promoted_on
+    from roster r
+    asof left join promotions p
+        on r.employee_id = p.employee_id and cast(r.as_of as date) > p.effective_date
 ),
 
 reviews as (
@@ -186,6 +194,11 @@ person as (
         v.rating_latest,
         v.rating_latest - b.rating_earlier as rating_change,
         datediff('day', v.last_review_date, cast(r.as_of as date)) as days_since_review,
+        -- promotion history is kept from hire, so no promotion yet means "since hire";
+        -- unknown (null) when no promotion history was provided at all
+        case when h.promotions_start is not null
+             then datediff('day', coalesce(lp.last_promoted_on, r.hire_date), cast(r.as_of as date))
+        end as days_since_promotion,
         coalesce(w.recognition_30d, 0) as recognition_30d,
         coalesce(w.recognition_90d, 0) as recognition_90d,
         coalesce(w.recognition_180d, 0) as recognition_180d,
@@ -216,6 +229,7 @@ person as (
     join history h on h.as_of = r.as_of
     left join reviews v on v.employee_id = r.employee_id and v.as_of = r.as_of
     left join reviews_before b on b.employee_id = r.employee_id and b.as_of = r.as_of
+    left join last_promotion lp on lp.employee_id = r.employee_id and lp.as_of = r.as_of
     left join recognition_windows w on w.employee_id = r.employee_id and w.as_of = r.as_of
     left join last_recognition g on g.employee_id = r.employee_id and g.as_of = r.as_of
     left join meeting_stats m on m.employee_id = r.employee_id and m.as_of = r.as_of

@@ -159,6 +159,17 @@ LEARNING = Source(
     event_time="completed_at",
 )
 
+PROMOTIONS = Source(
+    name="promotions",
+    columns=(
+        Column("employee_id", Kind.ID, required=True, references_employee=True),
+        Column("effective_date", Kind.DATE, required=True),
+    ),
+    key=("employee_id", "effective_date"),
+    required=False,
+    event_time="effective_date",
+)
+
 SOURCES: tuple[Source, ...] = (
     EMPLOYEES,
     PERFORMANCE,
@@ -166,6 +177,7 @@ SOURCES: tuple[Source, ...] = (
     ONE_ON_ONES,
     AUTONOMY_SURVEY,
     LEARNING,
+    PROMOTIONS,
 )
 SOURCES_BY_NAME: dict[str, Source] = {s.name: s for s in SOURCES}
 

@@ -71,6 +71,11 @@ def tiny_org(today: date = TODAY) -> dict[str, str]:
         "recognition.csv": csv_text(["recipient_id", "given_at", "giver_id", "points", "channel", "message"], recognition),
         "one_on_ones.csv": csv_text(["manager_id", "employee_id", "scheduled_at", "status", "duration_min", "topics"], one_on_ones),
         "autonomy_survey.csv": csv_text(["employee_id", "responded_at", "item", "score"], survey),
+        # E06 was promoted long ago, E08 recently; nobody else since being hired.
+        "promotions.csv": csv_text(
+            ["employee_id", "effective_date"],
+            [["E06", (today - timedelta(days=700)).isoformat()], ["E08", (today - timedelta(days=100)).isoformat()]],
+        ),
     }
 
 def write_drop(folder: Path, files: dict[str, str | bytes]) -> Path:

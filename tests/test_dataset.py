@@ -43,6 +43,7 @@ events = st.lists(
         st.tuples(st.just("autonomy_survey"), people, later),
         st.tuples(st.just("learning"), people, later),
         st.tuples(st.just("performance"), people, later),
+        st.tuples(st.just("promotions"), people, later),
     ),
     min_size=1,
     max_size=15,
@@ -64,6 +65,8 @@ def test_events_after_a_snapshot_never_change_its_features(tiny, added):
                 tiny.execute("insert into autonomy_survey values (?, ?, 'freedom', 1, 'f', 1)", [person, when])
             elif table == "learning":
                 tiny.execute("insert into learning values (?, ?, 'course', 'f', 1)", [person, when])
+            elif table == "promotions":
+                tiny.execute("insert into promotions values (?, ?, 'f', 1)", [person, when.date() + timedelta(days=1)])
             else:
                 tiny.execute("insert into performance values (?, ?, 1.0, 'f', 1)", [person, when.date() + timedelta(days=1)])
         after = frame_at(tiny, SNAPSHOT)

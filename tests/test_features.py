@@ -47,6 +47,33 @@ def test_a_recognition_on_the_snapshot_day_counts_only_for_later_snapshots(conn,
     assert at["days_since_recognition"][row] > 1 and next_day["days_since_recognition"][row] == 1
 
 
+def _value(features, column: str, person: str) -> float:
+    return features[column][list(features["employee_id"]).index(person)]
+
+
+def test_days_since_promotion_counts_from_the_last_promotion_before_the_snapshot(conn, drop):
+    ingest_folder(conn, drop, IngestOptions(today=TODAY))
+    features = compute_features(conn, AS_OF)
+    assert _value(features, "days_since_promotion", "E06") == (AS_OF.date() - (TODAY - timedelta(days=700))).days
+    before_e08s = compute_features(conn, AS_OF - timedelta(days=150))
+    assert _value(before_e08s, "days_since_promotion", "E08") == (AS_OF - timedelta(days=150)).date().toordinal() - date(
+        2020, 6, 1
+    ).toordinal()
+
+
+def test_someone_never_promoted_counts_from_their_hire_date(conn, drop):
+    ingest_folder(conn, drop, IngestOptions(today=TODAY))
+    features = compute_features(conn, AS_OF)
+    assert _value(features, "days_since_promotion", "E07") == (AS_OF.date() - date(2020, 6, 1)).days
+
+
+def test_without_promotion_history_time_since_promotion_is_unknown(conn, tmp_path):
+    files = tiny_org()
+    del files["promotions.csv"]
+    ingest_folder(conn, write_drop(tmp_path / "a", files), IngestOptions(today=TODAY))
+    assert np.isnan(compute_features(conn, AS_OF).numeric("days_since_promotion")).all()
+
+
 @pytest.mark.slow
 def test_the_rules_score_ranks_real_leavers_above_stayers_in_the_synthetic_org(conn, tmp_path):
     end = date(2026, 6, 30)

@@ -49,6 +49,11 @@ _BAD_PLAN: dict[str, dict[str, tuple[str, tuple[str, ...]]]] = {
         "impossible_date": ("completed_at", _BAD_TIMESTAMPS),
         "unknown_employee": ("employee_id", ()),
     },
+    "promotions": {
+        "missing_id": ("employee_id", ()),
+        "impossible_date": ("effective_date", _BAD_DATES),
+        "unknown_employee": ("employee_id", ()),
+    },
 }
 
 

@@ -5,7 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from pipelines.contract import AUTONOMY_SURVEY, ONE_ON_ONES, PERFORMANCE, RECOGNITION
+from pipelines.contract import (
+    AUTONOMY_SURVEY,
+    ONE_ON_ONES,
+    PERFORMANCE,
+    PROMOTIONS,
+    RECOGNITION,
+)
 from pipelines.synth.columns import Ids, choices, dates, timestamps
 from pipelines.synth.events import Chunk
 from pipelines.synth.simulation import Simulation
@@ -54,6 +60,9 @@ def event_table(sim: Simulation, ids: Ids, name: str) -> pa.Table:
                 "rating": pa.array(ev["rating"]).cast(pa.string()),
             }
         )
+    if name == PROMOTIONS.name:
+        ev = _sort_dedupe(ev, ("day", "employee"))
+        return pa.table({"employee_id": ids.take(ev["employee"]), "effective_date": dates(ev["day"])})
     if name == RECOGNITION.name:
         ev = _sort_dedupe(ev, ("sec", "recipient", "giver"))
         return pa.table(

@@ -43,7 +43,8 @@ class Simulation:
         reorg[picked] = rng.integers(0, self.months, int(picked.sum()))
         people = People(capacity=n + int(n * 0.3 * self.months / 12) + 64)
         self.events: dict[str, list[Chunk]] = {
-            k: [] for k in ("recognition", "one_on_ones", "autonomy_survey", "learning", "performance")
+            k: []
+            for k in ("recognition", "one_on_ones", "autonomy_survey", "learning", "performance", "promotions")
         }
         self.person_months: list[Chunk] = []
         self.baselines: list[dict[str, float]] = []
@@ -73,6 +74,11 @@ class Simulation:
         t["last_career"] = d0 - np.minimum(career_gap, tdays).astype(np.int64)
         t["last_learn"] = d0 - np.minimum(rng.exponential(30.0 / t["learn_rate"]), tdays).astype(np.int64)
         t["msp"] = rng.random(n) * np.minimum(tdays / 30.44, 60.0)
+        # The HRIS keeps the last promotion before the window (none for a first role held since hire).
+        promoted = t["msp"] < tdays / 30.44 - 3.0
+        self.events["promotions"].append(
+            {"employee": np.flatnonzero(promoted), "day": d0 - np.rint(t["msp"][promoted] * 30.44).astype(np.int64)}
+        )
         on_leave = (tree.n_children == 0) & (rng.random(n) < 0.02)
         t["leave_start"] = np.where(on_leave, d0 - rng.integers(1, 90, n), -1)
         t["leave_end"] = np.where(on_leave, d0 + rng.integers(1, 120, n), -1)
@@ -244,10 +250,12 @@ class Simulation:
         P["leave_end"][idx] = start + rng.integers(30, 181, idx.size)
 
     def _promotions(self, a: int) -> None:
-        """Promotions (a latent: only the job title shows it); better performers go first."""
+        """Promotions, effective at the month start and recorded in the HRIS; better performers go first."""
         P, rng = self.org.P, self.rng
         employed = (P["hire"] <= a) & (P["exit"] > a)
         promo = employed & (P["msp"] >= 12) & (rng.random(P.n) < 0.02 * np.exp(0.5 * P["perf"]))
+        idx = np.flatnonzero(promo)
+        self.events["promotions"].append({"employee": idx, "day": np.full(idx.size, a, dtype=np.int64)})
         P["msp"][promo] = 0.0
         P["promotions"][promo] += 1
         P["msp"][employed] += 1.0

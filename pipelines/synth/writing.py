@@ -15,6 +15,7 @@ from pipelines.contract import (
     LEARNING,
     ONE_ON_ONES,
     PERFORMANCE,
+    PROMOTIONS,
     RECOGNITION,
 )
 from pipelines.synth import Progress
@@ -24,7 +25,7 @@ from pipelines.synth.employees import employees_table
 from pipelines.synth.event_tables import event_table
 from pipelines.synth.simulation import Simulation
 
-_SOURCES = (EMPLOYEES, PERFORMANCE, RECOGNITION, ONE_ON_ONES, AUTONOMY_SURVEY, LEARNING)
+_SOURCES = (EMPLOYEES, PERFORMANCE, RECOGNITION, ONE_ON_ONES, AUTONOMY_SURVEY, LEARNING, PROMOTIONS)
 
 
 @dataclass(frozen=True)
