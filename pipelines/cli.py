@@ -120,7 +120,7 @@ def _parse_date(value: str | None, option: str) -> date | None:
 def synth(
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder to write the drop files into.")] = Path("demo-data"),
     employees: Annotated[int, typer.Option(min=20, max=5_000_000, help="Headcount at the start.")] = 1000,
-    months: Annotated[int, typer.Option(min=1, max=60, help="Months of signal history.")] = 12,
+    months: Annotated[int, typer.Option(min=1, max=60, help="Months of signal history.")] = 24,
     seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same files.")] = 0,
     end: Annotated[str | None, typer.Option(help="Last day of history (YYYY-MM-DD); default today.")] = None,
 ) -> None:
@@ -310,6 +310,7 @@ def _train(settings: Any) -> dict[str, Any]:
     options = TrainOptions(
         min_leavers=m.min_leavers,
         validation_share=m.validation_share,
+        min_validation_leavers=m.min_validation_leavers,
         threshold=m.threshold,
         min_group_size=m.min_group_size,
         protected_extra=tuple(m.protected_extra),

@@ -52,7 +52,7 @@ class SynthSpec:
     """What to generate; the same spec (with an explicit `end`) gives the same bytes."""
 
     employees: int = 1000  # active headcount at the start of the window
-    months: int = 12  # length of signal history
+    months: int = 24  # length of signal history (a 180-day model needs well over a year)
     seed: int = 0
     end: dt.date | None = None  # history ends on this date; None = today
     bad_row_share: float = 0.01  # share of deliberately bad rows per file
