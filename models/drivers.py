@@ -28,6 +28,7 @@ class Healthy:
     career_days: float = 60
     autonomy: float = 4.0
     learning_days: float = 90
+    growth: float = 4.0
 
 
 def _at_most(frame: pd.DataFrame, column: str, value: float) -> None:
@@ -61,12 +62,16 @@ def _career(frame: pd.DataFrame, h: Healthy) -> None:
     _at_most(frame, "days_since_career_talk", h.career_days)
 
 
-def _autonomy(frame: pd.DataFrame, h: Healthy) -> None:
+def _at_least_if_known(frame: pd.DataFrame, column: str, value: float) -> None:
     # An unknown level stays unknown: we do not invent survey answers.
+    if column in frame:
+        values = frame[column].to_numpy(dtype=np.float64)
+        frame[column] = np.where(np.isnan(values), values, np.fmax(values, value))
+
+
+def _autonomy(frame: pd.DataFrame, h: Healthy) -> None:
     for column in ("autonomy_latest", "voice_latest"):
-        if column in frame:
-            values = frame[column].to_numpy(dtype=np.float64)
-            frame[column] = np.where(np.isnan(values), values, np.fmax(values, h.autonomy))
+        _at_least_if_known(frame, column, h.autonomy)
     for column in ("autonomy_change", "voice_change"):
         if column in frame:
             values = frame[column].to_numpy(dtype=np.float64)
@@ -74,8 +79,10 @@ def _autonomy(frame: pd.DataFrame, h: Healthy) -> None:
 
 
 def _growth(frame: pd.DataFrame, h: Healthy) -> None:
+    # Investing in someone's growth shows in recent learning and in how they rate their growth.
     _at_most(frame, "days_since_learning", h.learning_days)
     _at_least(frame, "learning_180d", 1)
+    _at_least_if_known(frame, "growth_latest", h.growth)
 
 
 # How risk may move as each actionable column grows (+1 up, -1 down). Given to the
@@ -93,6 +100,7 @@ MONOTONIC: dict[str, int] = {
     "days_since_career_talk": 1,
     "autonomy_latest": -1,
     "voice_latest": -1,
+    "growth_latest": -1,
     "days_since_learning": 1,
     "learning_180d": -1,
 }

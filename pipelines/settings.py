@@ -137,6 +137,8 @@ class ModelSettings(Section):
     threshold: float = Field(default=0.15, gt=0.0, lt=1.0)
     # Share of the latest labelled snapshots held out to choose and check the model.
     validation_share: float = Field(default=0.25, gt=0.0, lt=1.0)
+    # Validation rotates through groups of held-out people until it holds this many distinct leavers.
+    min_validation_leavers: int = Field(default=200, ge=1)
     # Protected attributes are never features unless this is true. Add your own names below.
     allow_protected: bool = False
     protected_extra: list[str] = Field(default_factory=list)
@@ -153,6 +155,7 @@ class DriverSettings(Section):
     career_days: float = Field(default=60, ge=0)
     autonomy: float = Field(default=4.0, ge=1, le=5)
     learning_days: float = Field(default=90, ge=0)
+    growth: float = Field(default=4.0, ge=1, le=5)
 
 
 class NudgeSettings(Section):

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import duckdb
 import numpy as np
+import pandas as pd
 import pytest
 import skops.io as sio
 from sklearn.preprocessing import FunctionTransformer
@@ -20,21 +21,28 @@ from models.features import compute_features
 from models.persist import MODEL_FILE, load, save
 from models.score import model_scores, usable_model
 from models.tabular import predict_risk
-from models.train import Trained, TrainOptions, time_split, train
+from models.train import Trained, TrainOptions, time_splits, train
 from pipelines.errors import ModelError, UntrustedModelError
 from pipelines.ingest import IngestOptions, ingest_folder
 from pipelines.store import connect
 from pipelines.synthetic import SynthSpec, generate
 
 END = date(2026, 6, 28)
+# One validation window: enough where the test is about columns, not about quality.
+FAST = TrainOptions(min_validation_leavers=1)
 
 
 @pytest.fixture(scope="module")
-def org(tmp_path_factory: pytest.TempPathFactory) -> Iterator[duckdb.DuckDBPyConnection]:
+def org_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("org")
     generate(SynthSpec(employees=1500, months=18, seed=0, end=END), root / "drop")
-    conn = connect(root / "r.duckdb")
-    ingest_folder(conn, root / "drop", IngestOptions(today=END))
+    return root
+
+
+@pytest.fixture(scope="module")
+def org(org_root: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    conn = connect(org_root / "r.duckdb")
+    ingest_folder(conn, org_root / "drop", IngestOptions(today=END))
     yield conn
     conn.close()
 
@@ -63,9 +71,24 @@ def test_the_card_reports_what_hr_needs(trained):
 
 def test_validation_people_never_appear_in_training(org):
     frame = training_set(org).frame
-    train_idx, val_idx = time_split(frame, 0.25)
-    assert set(frame.employee_id.iloc[train_idx]).isdisjoint(frame.employee_id.iloc[val_idx])
-    assert frame.as_of.iloc[train_idx].max() < frame.as_of.iloc[val_idx].min()
+    for train_idx, val_idx in time_splits(frame, training_set(org).labels, 0.25):
+        assert set(frame.employee_id.iloc[train_idx]).isdisjoint(frame.employee_id.iloc[val_idx])
+        assert frame.as_of.iloc[train_idx].max() < frame.as_of.iloc[val_idx].min()
+
+
+def test_validation_rotates_through_held_out_people_until_it_has_enough_leavers(org):
+    data = training_set(org)
+    every = time_splits(data.frame, data.labels, 0.25, min_leavers=10**6)
+    assert len(every) == 4
+    held_out = [set(data.frame.employee_id.iloc[v]) for _, v in every]
+    assert all(a.isdisjoint(b) for i, a in enumerate(held_out) for b in held_out[i + 1 :])
+    assert len(time_splits(data.frame, data.labels, 0.25, min_leavers=1)) == 1
+
+
+def test_the_card_says_how_many_validation_windows_and_people_it_used(trained):
+    validation = trained.card["validation"]
+    assert validation["windows"] >= 1 and validation["people"] > 0
+    assert validation["rows"] >= validation["people"]
 
 
 def test_a_saved_model_loads_and_predicts_the_same(trained, saved, org):
@@ -111,6 +134,32 @@ def test_restoring_recognition_lowers_risk_for_a_recognition_starved_star(saved,
     assert np.mean(scores.drivers["recognition"][starved] > 0) > 0.8
 
 
+# Each actionable driver against the hazard term it should find, and which end of it is bad.
+TRUE_SIGNAL = {
+    "recognition": ("days_since_recognition", 1),
+    "one_on_ones": ("one_on_one_lapse", 1),
+    "career": ("days_since_career_talk", 1),
+    "autonomy": ("autonomy", -1),
+    "growth": ("growth", -1),
+}
+
+
+@pytest.mark.parametrize("signal", ACTIONABLE)
+def test_each_driver_follows_the_true_hazard_signal_it_names(signal, saved, org, org_root):
+    as_of = datetime(2026, 6, 1)
+    features = compute_features(org, as_of)
+    scores = model_scores(load(saved, expected_features=FEATURES), features, Healthy())
+    months = pd.read_parquet(org_root / "drop" / "_truth" / "person_months.parquet")
+    latest = months[months.month_start <= f"{as_of:%Y-%m-%d}"].month_start.max()
+    truth = months[months.month_start == latest].set_index("employee_id")
+    column, bad_end = TRUE_SIGNAL[signal]
+    driver = pd.Series(scores.drivers[signal], index=features["employee_id"]).reindex(truth.index).dropna()
+    badness = bad_end * truth.loc[driver.index, column]
+    worst, best = badness >= badness.quantile(0.75), badness <= badness.quantile(0.25)
+    assert driver[worst].mean() > 2 * driver[best].mean()
+    assert driver.corr(badness, method="spearman") > 0.3
+
+
 def test_drivers_are_zero_for_signals_already_healthy(saved, org):
     loaded = load(saved, expected_features=FEATURES)
     features = compute_features(org, datetime(2026, 6, 1))
@@ -136,7 +185,7 @@ def test_protected_hris_columns_never_reach_the_estimator_but_are_reported_by_gr
     try:
         org.executemany("insert into employee_attributes values (?, ?, ?, ?)", rows)
         data = training_set(org, extras=("gender", "job_level"))
-        result = train(data, TrainOptions())
+        result = train(data, FAST)
     finally:
         org.execute("rollback")
     assert result.card["protected_excluded"] == ["gender"]
@@ -153,7 +202,7 @@ def test_protected_hris_columns_are_features_only_when_allowed(org):
             "insert into employee_attributes values (?, 'gender', ?, 'employees.csv')",
             [(p, "f" if i % 2 else "m") for i, p in enumerate(people)],
         )
-        result = train(training_set(org, extras=("gender",)), TrainOptions(allow_protected=True))
+        result = train(training_set(org, extras=("gender",)), TrainOptions(allow_protected=True, min_validation_leavers=1))
     finally:
         org.execute("rollback")
     assert result.card["protected_excluded"] == []
