@@ -63,7 +63,7 @@ from models.features import compute_features
 from models.persist import load, save
 from models.score import model_scores
 from models.stars import StarRule, star_mask
-from models.train import TrainOptions, time_split, train
+from models.train import TrainOptions, time_splits, train
 from pipelines.ingest import IngestOptions, ingest_folder
 from pipelines.store import connect
 from pipelines.synthetic import SynthSpec, generate
@@ -211,13 +211,20 @@ def run_training(data: Any, timings: Timings) -> tuple[Any, list[dict[str, Any]]
     with timed_callees(("choose", "fit_calibrated", "predict_risk"), calls, fits), timings.step("train_total"):
         trained = train(data, TrainOptions())
     fit_calls = [c for c in calls if c[0] == "fit_calibrated"]
-    if len(fit_calls) != 2 or sum(c[0] == "choose" for c in calls) != 1:
-        raise RuntimeError(f"train() no longer calls choose once and fit_calibrated twice: {[c[0] for c in calls]}")
+    if len(fit_calls) < 2 or sum(c[0] == "choose" for c in calls) != 1:
+        raise RuntimeError(
+            "train() no longer calls choose once and fit_calibrated once per validation window plus once:"
+            f" {[c[0] for c in calls]}"
+        )
+
+    def total(name: str, found: list[tuple[str, float, float]]) -> tuple[str, float, float]:
+        return (name, sum(c[1] for c in found), max(c[2] for c in found))
+
     by_step = {
         "select (choose)": next(c for c in calls if c[0] == "choose"),
-        "fit_calibrated on the training part": fit_calls[0],
-        "fit_calibrated on all rows (final)": fit_calls[1],
-        "predict_risk on validation": next(c for c in calls if c[0] == "predict_risk"),
+        "fit_calibrated on the training part": total("fit_calibrated", fit_calls[:-1]),
+        "fit_calibrated on all rows (final)": fit_calls[-1],
+        "predict_risk on validation": total("predict_risk", [c for c in calls if c[0] == "predict_risk"]),
     }
     for label, (_, seconds, rss) in by_step.items():
         timings.steps[label] = {"seconds": round(seconds, 3), "peak_rss_mb": rss}
@@ -323,10 +330,11 @@ def main(argv: list[str] | None = None) -> int:
         say("building the training set ...")
         with timings.step("training set (training_set)"):
             data = training_set(conn, horizon_days=HORIZON_DAYS)
-        train_idx, val_idx = time_split(data.frame, TrainOptions().validation_share)
+        splits = time_splits(data.frame, data.labels, TrainOptions().validation_share)
         say(
             f"  {len(data.frame):,} rows, {len(data.snapshots)} labelled snapshots, {data.positives:,} leavers;"
-            f" time split: {len(train_idx):,} train / {len(val_idx):,} validation rows"
+            f" {len(splits)} time split(s), the first {len(splits[0][0]):,} train / {len(splits[0][1]):,}"
+            " validation rows"
         )
         say("training (models.train.train) ...")
         trained, fits = run_training(data, timings)
@@ -405,8 +413,9 @@ def main(argv: list[str] | None = None) -> int:
             "first_snapshot": f"{data.snapshots[0]:%Y-%m-%d}",
             "last_snapshot": f"{data.snapshots[-1]:%Y-%m-%d}",
             "leavers": data.positives,
-            "train_rows": len(train_idx),
-            "validation_rows": len(val_idx),
+            "validation_windows": len(splits),
+            "train_rows": [len(t) for t, _ in splits],
+            "validation_rows": [len(v) for _, v in splits],
         },
         "model": {
             "selected": trained.card["estimator"],
