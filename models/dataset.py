@@ -39,6 +39,7 @@ NUMERIC_FEATURES: tuple[str, ...] = (
     "one_on_ones_missed_last4",
     "days_since_one_on_one",
     "days_since_career_talk",
+    "days_since_goals_talk",
     "autonomy_latest",
     "autonomy_change",
     "voice_latest",

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-ACTIONABLE: tuple[str, ...] = ("recognition", "one_on_ones", "career", "autonomy", "growth")
+ACTIONABLE: tuple[str, ...] = ("recognition", "one_on_ones", "career", "goals", "autonomy", "voice", "growth")
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,7 @@ class Healthy:
     recognition_90d: float = 6
     one_on_ones_held_90d: float = 6
     career_days: float = 60
+    goals_days: float = 90
     autonomy: float = 4.0
     learning_days: float = 90
     growth: float = 4.0
@@ -69,13 +70,21 @@ def _at_least_if_known(frame: pd.DataFrame, column: str, value: float) -> None:
         frame[column] = np.where(np.isnan(values), values, np.fmax(values, value))
 
 
+def _goals(frame: pd.DataFrame, h: Healthy) -> None:
+    _at_most(frame, "days_since_goals_talk", h.goals_days)
+
+
+def _survey_item(frame: pd.DataFrame, level: str, change: str, healthy: float) -> None:
+    _at_least_if_known(frame, level, healthy)
+    _at_least_if_known(frame, change, 0.0)
+
+
 def _autonomy(frame: pd.DataFrame, h: Healthy) -> None:
-    for column in ("autonomy_latest", "voice_latest"):
-        _at_least_if_known(frame, column, h.autonomy)
-    for column in ("autonomy_change", "voice_change"):
-        if column in frame:
-            values = frame[column].to_numpy(dtype=np.float64)
-            frame[column] = np.where(np.isnan(values), values, np.fmax(values, 0.0))
+    _survey_item(frame, "autonomy_latest", "autonomy_change", h.autonomy)
+
+
+def _voice(frame: pd.DataFrame, h: Healthy) -> None:
+    _survey_item(frame, "voice_latest", "voice_change", h.autonomy)
 
 
 def _growth(frame: pd.DataFrame, h: Healthy) -> None:
@@ -98,6 +107,7 @@ MONOTONIC: dict[str, int] = {
     "one_on_ones_missed_last4": 1,
     "days_since_one_on_one": 1,
     "days_since_career_talk": 1,
+    "days_since_goals_talk": 1,
     "autonomy_latest": -1,
     "voice_latest": -1,
     "growth_latest": -1,
@@ -109,7 +119,9 @@ RESTORE: dict[str, Callable[[pd.DataFrame, Healthy], None]] = {
     "recognition": _recognition,
     "one_on_ones": _one_on_ones,
     "career": _career,
+    "goals": _goals,
     "autonomy": _autonomy,
+    "voice": _voice,
     "growth": _growth,
 }
 

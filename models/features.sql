@@ -129,6 +129,17 @@ career_talks as (
     select employee_id, scheduled_at from held where list_contains(topics, 'career')
 ),
 
+goal_talks as (
+    select employee_id, scheduled_at from held where list_contains(topics, 'goals')
+),
+
+last_goals as (
+    select r.employee_id, r.as_of, c.scheduled_at as last_goals_at
+    from roster r
+    asof left join goal_talks c
+        on r.employee_id = c.employee_id and r.as_of > c.scheduled_at
+),
+
 last_career as (
     select r.employee_id, r.as_of, c.scheduled_at as last_career_at
     from roster r
@@ -217,14 +228,20 @@ person as (
         datediff('day', coalesce(cast(lc.last_career_at as date), greatest(r.hire_date, h.one_on_one_start)),
                  cast(r.as_of as date)) as days_since_career_talk,
         lc.last_career_at is not null as ever_career_talk,
+        datediff('day', coalesce(cast(lg.last_goals_at as date), greatest(r.hire_date, h.one_on_one_start)),
+                 cast(r.as_of as date)) as days_since_goals_talk,
+        lg.last_goals_at is not null as ever_goals_talk,
         s.autonomy_latest,
         s.autonomy_latest - s.autonomy_previous as autonomy_change,
         s.voice_latest,
         s.voice_latest - s.voice_previous as voice_change,
         s.growth_latest,
         coalesce(lw.learning_180d, 0) as learning_180d,
-        datediff('day', coalesce(cast(ll.last_learning_at as date), greatest(r.hire_date, h.learning_start)),
-                 cast(r.as_of as date)) as days_since_learning
+        -- learning is optional: without any learning history the recency is unknown, not "since hire"
+        case when h.learning_start is not null
+             then datediff('day', coalesce(cast(ll.last_learning_at as date), greatest(r.hire_date, h.learning_start)),
+                           cast(r.as_of as date))
+        end as days_since_learning
     from roster r
     join history h on h.as_of = r.as_of
     left join reviews v on v.employee_id = r.employee_id and v.as_of = r.as_of
@@ -235,6 +252,7 @@ person as (
     left join meeting_stats m on m.employee_id = r.employee_id and m.as_of = r.as_of
     left join last_held lh on lh.employee_id = r.employee_id and lh.as_of = r.as_of
     left join last_career lc on lc.employee_id = r.employee_id and lc.as_of = r.as_of
+    left join last_goals lg on lg.employee_id = r.employee_id and lg.as_of = r.as_of
     left join survey s on s.employee_id = r.employee_id and s.as_of = r.as_of
     left join learning_windows lw on lw.employee_id = r.employee_id and lw.as_of = r.as_of
     left join last_learning ll on ll.employee_id = r.employee_id and ll.as_of = r.as_of

@@ -13,7 +13,12 @@ from models.drivers import ACTIONABLE
 from pipelines.errors import ConfigError
 
 DEFAULT_CATALOG = Path(__file__).parent / "catalog.toml"
-EVIDENCE_KINDS = ("recognition", "one_on_ones", "career")
+# How each kind's evidence is put into words (nudges/evidence.py).
+Evidence = Literal["recognition", "credit", "one_on_ones", "career", "goals", "autonomy", "voice", "growth", "plan"]
+EVIDENCE_KINDS: tuple[str, ...] = Evidence.__args__  # type: ignore[attr-defined]
+# A kind whose driver is "several" (the engagement plan) is worth what restoring
+# every other fired kind's signal would be worth together.
+SEVERAL = "several"
 
 
 class Trigger(BaseModel):
@@ -32,8 +37,9 @@ class NudgeKind(BaseModel):
     enabled: bool = True
     cooldown_days: int = Field(ge=0, le=365)
     driver: str
-    trigger: Trigger
-    evidence: Literal["recognition", "one_on_ones", "career"]
+    # One condition, or a list that must all hold.
+    trigger: Trigger | list[Trigger]
+    evidence: Evidence
     principle: str
     actions: list[str] = Field(min_length=1)
     questions: list[str] = Field(min_length=1)
@@ -42,9 +48,20 @@ class NudgeKind(BaseModel):
     @field_validator("driver")
     @classmethod
     def _known_driver(cls, value: str) -> str:
-        if value not in ACTIONABLE:
-            raise ValueError(f"driver must be one of {', '.join(ACTIONABLE)}")
+        if value not in (*ACTIONABLE, SEVERAL):
+            raise ValueError(f"driver must be one of {', '.join((*ACTIONABLE, SEVERAL))}")
         return value
+
+    @field_validator("trigger")
+    @classmethod
+    def _some_condition(cls, value: Trigger | list[Trigger]) -> Trigger | list[Trigger]:
+        if isinstance(value, list) and not value:
+            raise ValueError("trigger needs at least one condition")
+        return value
+
+    @property
+    def conditions(self) -> list[Trigger]:
+        return self.trigger if isinstance(self.trigger, list) else [self.trigger]
 
     @field_validator("actions")
     @classmethod

@@ -101,15 +101,24 @@ def _band(risk: float, display: str) -> str:
     return ""
 
 
-def item_view(pick: Pick, kind: NudgeKind, contact: Contact, *, week: str, display: str) -> ItemView:
+def item_view(
+    pick: Pick,
+    kind: NudgeKind,
+    contact: Contact,
+    *,
+    week: str,
+    display: str,
+    kinds: Mapping[str, NudgeKind] | None = None,
+) -> ItemView:
     key = (pick.employee_id, kind.id, week)
     first = first_name(contact)
+    also = [kinds[k].evidence for k in pick.also if k in kinds] if kinds else []
     return ItemView(
         name=clean_display_name(contact.name) or f"Employee {contact.employee_id}",
         title=kind.title,
         action=choose(kind.actions, *key, "action").format(first_name=first),
         question=choose(kind.questions, *key, "question"),
-        evidence=describe(kind.evidence, pick.evidence),
+        evidence=describe(kind.evidence, pick.evidence, also=also),
         why=choose(kind.why, *key, "why"),
         skip_level=pick.skip_level,
         band=_band(pick.risk, display),
@@ -154,8 +163,14 @@ def render_digest(
 ) -> Digest:
     """One manager's digest, text and HTML carrying the same nudges."""
     items = [
-        item_view(p, kinds[p.kind], contacts.get(p.employee_id, Contact(p.employee_id, None, None)),
-                  week=week, display=identity.display)
+        item_view(
+            p,
+            kinds[p.kind],
+            contacts.get(p.employee_id, Contact(p.employee_id, None, None)),
+            week=week,
+            display=identity.display,
+            kinds=kinds,
+        )
         for p in picks
     ]
     count = len(items)

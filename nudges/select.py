@@ -20,7 +20,7 @@ import numpy as np
 from models.features import Features
 from models.rules import signal_gaps
 from models.score import Scores
-from nudges.catalog import NudgeKind
+from nudges.catalog import SEVERAL, NudgeKind
 
 _OPS: dict[str, Callable[[np.ndarray, float], np.ndarray]] = {
     ">=": operator.ge,
@@ -29,16 +29,26 @@ _OPS: dict[str, Callable[[np.ndarray, float], np.ndarray]] = {
     "<": operator.lt,
 }
 
-# Feature values the evidence sentences need, copied onto each pick.
+# Feature values the evidence sentences need, copied onto each pick. Survey
+# levels are deliberately absent: evidence never quotes what a person answered.
 EVIDENCE_FIELDS = (
     "days_since_recognition",
     "ever_recognised",
+    "recognition_90d",
+    "givers_90d",
     "one_on_ones_last4",
     "one_on_ones_missed_last4",
     "one_on_ones_held_90d",
     "days_since_career_talk",
     "ever_career_talk",
+    "days_since_goals_talk",
+    "ever_goals_talk",
+    "days_since_learning",
+    "learning_180d",
+    "tenure_days",
 )
+# The signal an engagement-plan trigger tests: how many other kinds fired for the person.
+KINDS_FIRED = "kinds_fired"
 
 
 @dataclass(frozen=True)
@@ -63,14 +73,20 @@ class Pick:
     priority: float
     risk: float
     evidence: dict[str, float]
+    # Other kinds whose triggers fired for this person, strongest first (the plan's evidence).
+    also: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class Decision:
+    """Why a star was or was not in a digest this week: stored so HR can audit every choice."""
+
     employee_id: str
     kind: str | None
     outcome: str  # included | skipped
     reason: str
+    recipient_id: str | None = None
+    skip_level: bool = False
 
 
 @dataclass
@@ -95,6 +111,51 @@ def signals(features: Features) -> dict[str, np.ndarray]:
     for name, gap in signal_gaps(features).items():
         values[f"gap_{name}"] = gap
     return values
+
+
+def fire(kinds: Sequence[NudgeKind], values: Mapping[str, np.ndarray], n: int) -> dict[str, np.ndarray]:
+    """Per kind, who its trigger fires for. Engagement plans count the other kinds that fired.
+
+    A missing value never fires a condition (NaN compares false).
+    """
+    known = set(values) | {KINDS_FIRED}
+    missing = sorted({c.signal for k in kinds for c in k.conditions if c.signal not in known})
+    if missing:
+        raise ValueError(f"catalog triggers use unknown signals: {', '.join(missing)}")
+
+    def holds(kind: NudgeKind, signals: Mapping[str, np.ndarray]) -> np.ndarray:
+        result = np.ones(n, dtype=bool)
+        for c in kind.conditions:
+            result &= _OPS[c.op](signals[c.signal], c.value)
+        return result
+
+    uses_count = [k for k in kinds if any(c.signal == KINDS_FIRED for c in k.conditions)]
+    fired = {k.id: holds(k, values) for k in kinds if k not in uses_count}
+    if uses_count:
+        count = np.sum(np.vstack(list(fired.values())), axis=0) if fired else np.zeros(n)
+        with_count = {**values, KINDS_FIRED: count.astype(np.float64)}
+        fired.update({k.id: holds(k, with_count) for k in uses_count})
+    return fired
+
+
+def expected_reduction(
+    kind: NudgeKind, kinds: Sequence[NudgeKind], fired: Mapping[str, np.ndarray], scores: Scores, i: int
+) -> float:
+    """How much restoring this kind's signal would lower the person's risk (0 where unknown)."""
+    if kind.driver == SEVERAL:
+        drivers = {k.driver for k in kinds if k.driver != SEVERAL and fired[k.id][i]}
+        return float(sum(scores.drivers[d][i] for d in drivers if d in scores.drivers))
+    driver = scores.drivers.get(kind.driver)
+    return float(driver[i]) if driver is not None else 0.0
+
+
+def others_fired(
+    chosen: NudgeKind, kinds: Sequence[NudgeKind], fired: Mapping[str, np.ndarray], scores: Scores, i: int
+) -> tuple[str, ...]:
+    """The other single-signal kinds that fired, the biggest expected reduction first."""
+    others = [k for k in kinds if k.id != chosen.id and k.driver != SEVERAL and fired[k.id][i]]
+    others.sort(key=lambda k: -expected_reduction(k, kinds, fired, scores, i))
+    return tuple(k.id for k in others)
 
 
 _GONE = Person(manager_id=None, status="left")
@@ -131,25 +192,33 @@ def select(
     *,
     today: date,
     last_sent: Mapping[tuple[str, str], date] | None = None,
+    previous_managers: Mapping[str, str | None] | None = None,
 ) -> Selection:
-    """This week's picks and the reason behind every person considered."""
+    """This week's picks and the reason behind every star considered.
+
+    `previous_managers` is each person's manager as recorded at the last run
+    before this week: someone whose manager changed since is left out this
+    week, because the new manager does not know them yet.
+    """
     last_sent = last_sent or {}
+    previous_managers = previous_managers or {}
     selection = Selection()
     ids = features["employee_id"]
     status = features["status"]
     rating = np.nan_to_num(features.numeric("rating_latest"), nan=0.0)
     values = signals(features)
-    missing = sorted({k.trigger.signal for k in kinds if k.trigger.signal not in values})
-    if missing:
-        raise ValueError(f"catalog triggers use unknown signals: {', '.join(missing)}")
-    # A missing value never fires a trigger (NaN compares false).
-    fired = {k.id: _OPS[k.trigger.op](values[k.trigger.signal], k.trigger.value) for k in kinds}
-    eligible = np.flatnonzero(stars & (scores.risk >= policy.threshold))
+    fired = fire(kinds, values, len(ids))
+    above = scores.risk >= policy.threshold
+    for below in np.flatnonzero(stars & ~above):
+        selection.decisions.append(Decision(str(ids[below]), None, "skipped", "below the risk threshold"))
     candidates: dict[str, list[Pick]] = defaultdict(list)
-    for i in eligible:
+    for i in map(int, np.flatnonzero(stars & above)):
         employee = str(ids[i])
         if status[i] != "active":
             selection.decisions.append(Decision(employee, None, "skipped", f"status is {status[i]}"))
+            continue
+        if employee in previous_managers and previous_managers[employee] != people.get(employee, _GONE).manager_id:
+            selection.decisions.append(Decision(employee, None, "skipped", "their manager changed this week"))
             continue
         best: tuple[float, NudgeKind] | None = None
         cooling = []
@@ -160,7 +229,7 @@ def select(
             if sent is not None and (today - sent).days < kind.cooldown_days:
                 cooling.append(kind.id)
                 continue
-            reduction = float(scores.drivers.get(kind.driver, np.zeros(len(ids)))[i])
+            reduction = expected_reduction(kind, kinds, fired, scores, i)
             if best is None or reduction > best[0]:
                 best = (reduction, kind)
         if best is None:
@@ -174,15 +243,17 @@ def select(
         risk = float(scores.risk[i])
         priority = risk * (0.5 + 0.5 * min(rating[i] / policy.rating_max, 1.0))
         evidence = {name: float(values[name][i]) for name in EVIDENCE_FIELDS if name in values}
-        candidates[recipient].append(Pick(employee, recipient, best[1].id, skip_level, priority, risk, evidence))
+        also = others_fired(best[1], kinds, fired, scores, i)
+        candidates[recipient].append(Pick(employee, recipient, best[1].id, skip_level, priority, risk, evidence, also))
     for recipient in sorted(candidates):
         ranked = sorted(candidates[recipient], key=lambda p: (-p.priority, p.employee_id))
         for n, pick in enumerate(ranked):
             if n < policy.per_manager:
                 selection.picks.append(pick)
-                selection.decisions.append(Decision(pick.employee_id, pick.kind, "included", "top priority for this manager"))
+                outcome, reason = "included", "top priority for this manager"
             else:
-                selection.decisions.append(
-                    Decision(pick.employee_id, pick.kind, "skipped", f"manager already has {policy.per_manager} nudges")
-                )
+                outcome, reason = "skipped", f"manager already has {policy.per_manager} nudges"
+            selection.decisions.append(
+                Decision(pick.employee_id, pick.kind, outcome, reason, pick.recipient_id, pick.skip_level)
+            )
     return selection

@@ -153,6 +153,7 @@ class DriverSettings(Section):
     recognition_90d: float = Field(default=6, ge=0)
     one_on_ones_held_90d: float = Field(default=6, ge=0)
     career_days: float = Field(default=60, ge=0)
+    goals_days: float = Field(default=90, ge=0)
     autonomy: float = Field(default=4.0, ge=1, le=5)
     learning_days: float = Field(default=90, ge=0)
     growth: float = Field(default=4.0, ge=1, le=5)

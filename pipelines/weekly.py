@@ -11,7 +11,7 @@ import json
 import logging
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
@@ -90,6 +90,11 @@ def load_people(conn: duckdb.DuckDBPyConnection) -> dict[str, Person]:
     return {str(e): Person(manager_id=m, status=s) for e, m, s in rows}
 
 
+def current_managers(conn: duckdb.DuckDBPyConnection) -> dict[str, str | None]:
+    rows = conn.execute("select employee_id, manager_id from employees where status <> 'left'").fetchall()
+    return {str(e): m for e, m in rows}
+
+
 def load_contacts(conn: duckdb.DuckDBPyConnection, ids: Iterable[str]) -> dict[str, Contact]:
     wanted = sorted(set(ids))
     if not wanted:
@@ -106,6 +111,18 @@ def load_last_sent(conn: duckdb.DuckDBPyConnection, week: IsoWeek) -> dict[tuple
         "select employee_id, kind, max(week) from nudges where week < ? group by 1, 2", [str(week)]
     ).fetchall()
     return {(e, k): IsoWeek.parse(w).monday for e, k, w in rows}
+
+
+def load_previous_managers(conn: duckdb.DuckDBPyConnection, week: IsoWeek) -> dict[str, str | None]:
+    """Each person's manager as the last run before this week recorded it."""
+    rows = conn.execute(
+        """
+        select employee_id, arg_max(manager_id, week) from manager_history
+        where week < ? group by employee_id
+        """,
+        [str(week)],
+    ).fetchall()
+    return {str(e): m for e, m in rows}
 
 
 def healthy_from(settings: Settings) -> Healthy:
@@ -193,6 +210,7 @@ def select_stage(
             policy,
             today=week.monday,
             last_sent=load_last_sent(conn, week),
+            previous_managers=load_previous_managers(conn, week),
         )
     except ValueError as exc:
         raise ConfigError(f"nudge catalog: {exc}") from None
@@ -244,6 +262,24 @@ def render_stage(
     return digests, skipped
 
 
+def render_one(
+    conn: duckdb.DuckDBPyConnection, plan: WeekPlan, settings: Settings, manager_id: str
+) -> Digest | None:
+    """One manager's digest as the plan would make it (for previews); None when they would get none."""
+    picks = plan.selection.by_recipient().get(manager_id, [])
+    if not picks and not (settings.nudges.all_clear and manager_id in _active_managers(conn)):
+        return None
+    contacts = load_contacts(conn, {manager_id, *(p.employee_id for p in picks)})
+    return render_digest(
+        week=str(plan.week),
+        manager=contacts.get(manager_id, Contact(manager_id, None, None)),
+        picks=picks,
+        kinds=plan.catalog.by_id(),
+        contacts=contacts,
+        identity=identity_from(settings),
+    )
+
+
 def _active_managers(conn: duckdb.DuckDBPyConnection) -> list[str]:
     rows = conn.execute(
         "select distinct m.employee_id from employees e join employees m on e.manager_id = m.employee_id"
@@ -252,13 +288,44 @@ def _active_managers(conn: duckdb.DuckDBPyConnection) -> list[str]:
     return [r[0] for r in rows]
 
 
+@dataclass(frozen=True)
+class WeekStats:
+    """Aggregates only: what the HR summary tracks week over week."""
+
+    method: str
+    people: int
+    stars: int
+    flagged: int
+    mean_risk: float | None
+
+
+def week_stats(features: Features, scores: Scores, stars: np.ndarray, threshold: float) -> WeekStats:
+    risk = np.asarray(scores.risk, dtype=np.float64)
+    return WeekStats(
+        method=scores.method,
+        people=len(features),
+        stars=int(stars.sum()),
+        flagged=int((stars & (risk >= threshold)).sum()),
+        mean_risk=float(np.nanmean(risk)) if len(risk) else None,
+    )
+
+
 def enqueue_stage(
     conn: duckdb.DuckDBPyConnection,
     digests: list[Digest],
     selection: Selection,
     settings: Settings,
+    *,
+    week: IsoWeek,
+    managers: Mapping[str, str | None],
+    stats: WeekStats,
 ) -> int:
-    """Queue new digests and record their nudges, in one transaction. Returns how many were queued."""
+    """Queue new digests and record the week, in one transaction. Returns how many were queued.
+
+    Besides the digests and their nudges: every decision (HR's audit trail),
+    everyone's current manager (to notice a change next week) and the week's
+    aggregates. The first run of a week writes them; a re-run keeps them.
+    """
     identity = identity_from(settings)
     queued = {d.manager_id: d.week for d in digests}
     nudges = [
@@ -269,7 +336,49 @@ def enqueue_stage(
     with transaction(conn):
         added = enqueue(conn, [(d, build_message(d, identity)) for d in digests])
         record_nudges(conn, nudges)
+        record_week(conn, str(week), selection, managers, stats)
     return added
+
+
+def record_week(
+    conn: duckdb.DuckDBPyConnection,
+    week: str,
+    selection: Selection,
+    managers: Mapping[str, str | None],
+    stats: WeekStats,
+) -> None:
+    now = utcnow()
+    decisions = selection.decisions
+    batch = pa.table(
+        {
+            "week": pa.array([week] * len(decisions), type=pa.string()),
+            "employee_id": pa.array([d.employee_id for d in decisions], type=pa.string()),
+            "kind": pa.array([d.kind for d in decisions], type=pa.string()),
+            "outcome": pa.array([d.outcome for d in decisions], type=pa.string()),
+            "reason": pa.array([d.reason for d in decisions], type=pa.string()),
+            "recipient_id": pa.array([d.recipient_id for d in decisions], type=pa.string()),
+            "skip_level": pa.array([d.skip_level for d in decisions], type=pa.bool_()),
+        }
+    )
+    roster = pa.table(
+        {
+            "week": pa.array([week] * len(managers), type=pa.string()),
+            "employee_id": pa.array(list(managers), type=pa.string()),
+            "manager_id": pa.array(list(managers.values()), type=pa.string()),
+        }
+    )
+    conn.register("_decisions", batch)
+    conn.register("_roster", roster)
+    try:
+        conn.execute("insert into decisions select *, ? from _decisions on conflict do nothing", [now])
+        conn.execute("insert into manager_history select * from _roster on conflict do nothing")
+    finally:
+        conn.unregister("_decisions")
+        conn.unregister("_roster")
+    conn.execute(
+        "insert into week_stats values (?, ?, ?, ?, ?, ?, ?) on conflict do nothing",
+        [week, stats.method, stats.people, stats.stars, stats.flagged, stats.mean_risk, now],
+    )
 
 
 def record_nudges(conn: duckdb.DuckDBPyConnection, rows: list[tuple[str, str, str, str, bool, float]]) -> None:
@@ -294,6 +403,41 @@ def record_nudges(conn: duckdb.DuckDBPyConnection, rows: list[tuple[str, str, st
         conn.unregister("_nudge_batch")
 
 
+@dataclass
+class WeekPlan:
+    """What a week would do, decided but not yet written anywhere (the run and `preview` share it)."""
+
+    week: IsoWeek
+    catalog: Catalog
+    features: Features
+    scores: Scores
+    stars: np.ndarray
+    selection: Selection
+    threshold: float
+
+
+def plan_week(
+    conn: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    week: IsoWeek,
+    *,
+    progress: Progress | None = None,
+) -> WeekPlan:
+    """Features, stars, scores and selection for a week; reads the store, writes nothing."""
+    step = progress or (lambda _label: None)
+    catalog, kinds = active_kinds(settings)
+    step("features")
+    features = compute_features(conn, week.as_of)
+    extras = settings.ingest.extra_columns
+    attributes = attributes_frame(conn, extras) if extras else None
+    stars = stars_stage(features, settings, attributes)
+    step("score")
+    scores = score_stage(features, settings, attributes, focus=stars)
+    step("select")
+    selection = select_stage(conn, features, scores, stars, kinds, settings, week)
+    return WeekPlan(week, catalog, features, scores, stars, selection, threshold_for(scores, settings))
+
+
 def run_week(
     conn: duckdb.DuckDBPyConnection,
     settings: Settings,
@@ -310,24 +454,24 @@ def run_week(
         "insert into runs values (?, 'weekly', ?, ?, null, 'running', null)", [report.run_id, str(week), utcnow()]
     )
     try:
-        catalog, kinds = active_kinds(settings)
-        step("features")
-        features = compute_features(conn, week.as_of)
-        extras = settings.ingest.extra_columns
-        attributes = attributes_frame(conn, extras) if extras else None
-        stars = stars_stage(features, settings, attributes)
-        step("score")
-        scores = score_stage(features, settings, attributes, focus=stars)
-        step("select")
-        selection = select_stage(conn, features, scores, stars, kinds, settings, week)
+        plan = plan_week(conn, settings, week, progress=step)
+        features, scores, stars, selection = plan.features, plan.scores, plan.stars, plan.selection
         step("render")
         already = queued_managers(conn, str(week))
         report.digests_existing = len(already & set(selection.by_recipient()))
         digests, report.digests_skipped = render_stage(
-            conn, selection, catalog, settings, week, already_queued=already
+            conn, selection, plan.catalog, settings, week, already_queued=already
         )
         step("enqueue")
-        report.digests_new = enqueue_stage(conn, digests, selection, settings)
+        report.digests_new = enqueue_stage(
+            conn,
+            digests,
+            selection,
+            settings,
+            week=week,
+            managers=current_managers(conn),
+            stats=week_stats(features, scores, stars, plan.threshold),
+        )
         step("deliver")
         files: FilesReport | None = None
         if settings.delivery.mode == "files":

@@ -91,3 +91,8 @@ def test_the_rules_score_ranks_real_leavers_above_stayers_in_the_synthetic_org(c
     labels = np.array([bool(left.get(e)) for e in features["employee_id"]])
     assert 0.02 < labels.mean() < 0.2
     assert roc_auc_score(labels, scores.risk) > 0.6
+
+
+def test_without_learning_history_learning_recency_is_unknown(conn, drop):
+    ingest_folder(conn, drop, IngestOptions(today=TODAY))  # the tiny org has no learning file
+    assert np.isnan(compute_features(conn, AS_OF).numeric("days_since_learning")).all()

@@ -215,3 +215,34 @@ def test_an_hris_flag_column_can_define_stars(conn, tmp_path):
     assert report.stars == 1  # only E07, who is not a star by rating
     text, _ = parts(read_eml(tmp_path / "outbox" / WEEK / "E02.eml"))
     assert "Person E07" in text and "Person E05" not in text
+
+
+def test_every_decision_of_the_week_is_stored_for_audit_once(ingested, tmp_path):
+    run(ingested, tmp_path)
+    run(ingested, tmp_path)
+    rows = ingested.execute("select employee_id, outcome, reason, recipient_id from decisions where week = ?", [WEEK])
+    decisions = {e: (o, r, m) for e, o, r, m in rows.fetchall()}
+    assert decisions["E05"] == ("included", "top priority for this manager", "E02")
+    assert decisions["E06"][0] == "skipped"  # a well-supported star: considered, not nudged
+    total = ingested.execute("select count(*), count(distinct employee_id) from decisions").fetchall()
+    assert total[0][0] == total[0][1]
+
+
+def test_the_week_records_managers_and_aggregates_without_names_or_scores(ingested, tmp_path):
+    run(ingested, tmp_path)
+    stats = ingested.execute("select method, people, stars, mean_risk from week_stats where week = ?", [WEEK])
+    method, people, stars, mean_risk = stats.fetchall()[0]
+    assert method == "rules" and people > stars > 0 and 0 <= mean_risk <= 1
+    assert ingested.execute("select manager_id from manager_history where employee_id = 'E05'").fetchall() == [("E02",)]
+
+
+def test_a_star_whose_manager_changed_since_last_week_waits_a_week(conn, tmp_path):
+    ingest_folder(conn, write_drop(tmp_path / "d", tiny_org()), IngestOptions(today=TODAY))
+    run(conn, tmp_path, week="2026-W47")
+    files = tiny_org()
+    files["employees.csv"] = files["employees.csv"].replace("e05@example.com,E02,", "e05@example.com,E03,")
+    ingest_folder(conn, write_drop(tmp_path / "d", files), IngestOptions(today=TODAY))
+    run(conn, tmp_path)
+    reason = conn.execute("select reason from decisions where week = ? and employee_id = 'E05'", [WEEK]).fetchall()
+    assert reason == [("their manager changed this week",)]
+    assert conn.execute("select count(*) from nudges where week = ? and employee_id = 'E05'", [WEEK]).fetchall() == [(0,)]
