@@ -19,7 +19,9 @@ from pathlib import Path
 
 import css_inline
 import jinja2
+import numpy as np
 
+from nudges.bands import bands
 from nudges.catalog import NudgeKind
 from nudges.evidence import describe
 from nudges.select import Pick
@@ -93,11 +95,11 @@ def first_name(contact: Contact) -> str:
     return tokens[0] if tokens else "them"
 
 
-def _band(risk: float, display: str) -> str:
+def _band(risk: float, display: str, threshold: float) -> str:
     if display == "score":
         return f"Priority score: {risk:.2f}"
     if display == "band":
-        return "Priority: high" if risk >= 0.6 else "Priority: elevated"
+        return f"Priority: {bands(np.array([risk]), threshold)[0]}"
     return ""
 
 
@@ -108,6 +110,7 @@ def item_view(
     *,
     week: str,
     display: str,
+    threshold: float,
     kinds: Mapping[str, NudgeKind] | None = None,
 ) -> ItemView:
     key = (pick.employee_id, kind.id, week)
@@ -121,7 +124,7 @@ def item_view(
         evidence=describe(kind.evidence, pick.evidence, also=also),
         why=choose(kind.why, *key, "why"),
         skip_level=pick.skip_level,
-        band=_band(pick.risk, display),
+        band=_band(pick.risk, display, threshold),
     )
 
 
@@ -159,6 +162,7 @@ def render_digest(
     kinds: Mapping[str, NudgeKind],
     contacts: Mapping[str, Contact],
     identity: Identity,
+    threshold: float,
     folder: Path | None = None,
 ) -> Digest:
     """One manager's digest, text and HTML carrying the same nudges."""
@@ -169,6 +173,7 @@ def render_digest(
             contacts.get(p.employee_id, Contact(p.employee_id, None, None)),
             week=week,
             display=identity.display,
+            threshold=threshold,
             kinds=kinds,
         )
         for p in picks
@@ -186,8 +191,8 @@ def render_digest(
         "headline": f"Hi {first_name(manager) if manager.name else 'there'}, here is your week with your team",
         "intro": (
             "A few small things you could do this week for people doing strong work. Each takes minutes."
-            " They are suggestions from patterns in recognition and 1:1 calendars, not verdicts: you know"
-            " your people best."
+            " They are suggestions drawn from everyday signals such as recognition, 1:1s and learning,"
+            " not verdicts: you know your people best."
             if count
             else "Nothing stands out this week. Keep doing what you are doing."
         ),

@@ -248,7 +248,7 @@ def _run_week(settings: Any, week_text: str | None) -> Any:
     from pipelines.weeks import IsoWeek
 
     week = IsoWeek.parse(week_text) if week_text else IsoWeek.containing(date.today())
-    stages = ["features", "score", "select", "render", "enqueue", "deliver"]
+    stages = ["features", "score", "select", "render", "enqueue", "deliver", "report"]
     with open_store(settings.store.path) as conn, _progress() as progress:
         task = progress.add_task(f"Week {week}", total=len(stages))
 
@@ -256,6 +256,38 @@ def _run_week(settings: Any, week_text: str | None) -> Any:
             progress.update(task, completed=stages.index(label), description=f"Week {week}: {label}")
 
         return run_week(conn, settings, week, progress=step)
+
+
+# --- report ---------------------------------------------------------------------------------
+
+
+@app.command()
+@handles_errors
+def report(
+    week: Annotated[str | None, typer.Option(help="ISO week such as 2026-W05; default: the current week.")] = None,
+) -> None:
+    """Write the HR summary for a week (HTML and JSON): counts by group, never a person."""
+    settings = _settings()
+    written = _report(settings, week)
+    summary = written.summary
+    nudges = summary.get("nudges", {})
+    console.print(
+        f"HR summary for {escape(summary['week'])}: {nudges.get('total', 0):,} nudges,"
+        f" groups under {summary['min_group_size']} withheld."
+    )
+    console.print(f"Written to {escape(str(written.html_path))} and {escape(written.json_path.name)}.")
+
+
+def _report(settings: Any, week_text: str | None) -> Any:
+    from pipelines.hr_report import write_report
+    from pipelines.store import open_store
+    from pipelines.weekly import plan_week
+    from pipelines.weeks import IsoWeek
+
+    week = IsoWeek.parse(week_text) if week_text else IsoWeek.containing(date.today())
+    with open_store(settings.store.path, read_only=True) as conn, _progress() as progress:
+        progress.add_task(f"Week {week}: HR summary", total=None)
+        return write_report(conn, plan_week(conn, settings, week), settings)
 
 
 # --- preview --------------------------------------------------------------------------------
@@ -382,6 +414,8 @@ def _print_week(report: Any) -> None:
         console.print(f"Digests are in {report.outbox_folder}/ (one .eml and one .html preview per manager).")
     elif not report.managers_emailed:
         console.print("No digests this week: no star performer's signals crossed the threshold.")
+    if report.hr_summary:
+        console.print(f"HR summary: {escape(report.hr_summary)} (and .json beside it).")
 
 
 # --- model ---------------------------------------------------------------------------------

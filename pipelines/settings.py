@@ -207,6 +207,14 @@ class DeliverySettings(Section):
     outbox_dir: Path = Path("outbox")
 
 
+class ReportSettings(Section):
+    """The weekly HR summary: where it goes and how small a group it may show."""
+
+    dir: Path = Path("reports")
+    # Groups (departments, band counts) under this many people are pooled or withheld.
+    min_group_size: int = Field(default=5, ge=2)
+
+
 class SmtpSettings(Section):
     """The mail server for SMTP delivery; the password only ever from the environment."""
 
@@ -233,6 +241,12 @@ class Settings(BaseSettings):
     stars: StarSettings = Field(default_factory=StarSettings)
     rules: RulesSettings = Field(default_factory=RulesSettings)
     model: ModelSettings = Field(default_factory=ModelSettings)
+    drivers: DriverSettings = Field(default_factory=DriverSettings)
+    nudges: NudgeSettings = Field(default_factory=NudgeSettings)
+    email: EmailSettings = Field(default_factory=EmailSettings)
+    delivery: DeliverySettings = Field(default_factory=DeliverySettings)
+    smtp: SmtpSettings = Field(default_factory=SmtpSettings)
+    report: ReportSettings = Field(default_factory=ReportSettings)
 
     @model_validator(mode="after")
     def _flag_column_is_kept(self) -> Settings:
@@ -240,11 +254,6 @@ class Settings(BaseSettings):
         if flag is not None and flag.lower() not in {c.lower() for c in self.ingest.extra_columns}:
             raise ValueError(f"[stars] flag_column {flag!r} must also be listed in [ingest] extra_columns")
         return self
-    drivers: DriverSettings = Field(default_factory=DriverSettings)
-    nudges: NudgeSettings = Field(default_factory=NudgeSettings)
-    email: EmailSettings = Field(default_factory=EmailSettings)
-    delivery: DeliverySettings = Field(default_factory=DeliverySettings)
-    smtp: SmtpSettings = Field(default_factory=SmtpSettings)
 
     @classmethod
     def settings_customise_sources(

@@ -32,6 +32,7 @@ from nudges.outbox import FilesReport, deliver_files, enqueue, queued_managers
 from nudges.render import Contact, Digest, Identity, build_message, render_digest
 from nudges.select import Person, Pick, Selection, SelectionPolicy, select
 from pipelines.errors import ConfigError, RenderError, StoreError
+from pipelines.hr_report import write_report
 from pipelines.settings import Settings
 from pipelines.store import fetch_one, fetch_value, transaction, utcnow
 from pipelines.weeks import IsoWeek
@@ -62,6 +63,7 @@ class WeeklyReport:
     outbox_folder: str = ""
     quarantined_rows: int = 0
     skipped: dict[str, int] = field(default_factory=dict)
+    hr_summary: str = ""
 
     def as_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
@@ -225,6 +227,7 @@ def render_stage(
     week: IsoWeek,
     *,
     already_queued: set[str],
+    threshold: float,
 ) -> tuple[list[Digest], int]:
     """Digests for managers with something to do (and all-clear notes if configured).
 
@@ -253,6 +256,7 @@ def render_stage(
                     kinds=kinds,
                     contacts=contacts,
                     identity=identity,
+                    threshold=threshold,
                 )
             )
         except RenderError as exc:
@@ -277,6 +281,7 @@ def render_one(
         kinds=plan.catalog.by_id(),
         contacts=contacts,
         identity=identity_from(settings),
+        threshold=plan.threshold,
     )
 
 
@@ -460,7 +465,7 @@ def run_week(
         already = queued_managers(conn, str(week))
         report.digests_existing = len(already & set(selection.by_recipient()))
         digests, report.digests_skipped = render_stage(
-            conn, selection, plan.catalog, settings, week, already_queued=already
+            conn, selection, plan.catalog, settings, week, already_queued=already, threshold=plan.threshold
         )
         step("enqueue")
         report.digests_new = enqueue_stage(
@@ -477,6 +482,8 @@ def run_week(
         if settings.delivery.mode == "files":
             files = deliver_files(conn, str(week), settings.delivery.outbox_dir)
         _summarise(conn, report, features, scores, stars, selection, settings, files)
+        step("report")
+        report.hr_summary = str(write_report(conn, plan, settings).html_path)
     except BaseException:
         conn.execute("update runs set status = 'failed', finished_at = ? where run_id = ?", [utcnow(), report.run_id])
         raise

@@ -1,0 +1,464 @@
+"""The weekly HR summary: counts over groups, never people.
+
+`build_summary` turns one run's numbers into a JSON-safe dict, and
+`summary_html` renders that dict with `templates/hr_summary.html`. Both are
+pure: the flow gathers the inputs from the store and writes the outputs.
+
+Privacy rules (HR reads this, and it may be forwarded):
+- no employee id, name, email or individual score ever enters the summary;
+  only counts, and means over at least `min_group_size` (N) people;
+- people by risk band and department: a department has its own row only with
+  at least N people in that population; smaller ones are pooled into one
+  "Other (groups under N)" row, which is left out if even the pool is under N;
+- a band count of 1..N-1 is suppressed (None), and more cells are suppressed
+  until none of those can be worked out by subtraction: from its row total,
+  from a column total, or by comparing the everyone and star tables (which
+  would give the counts of non-stars). See `_protect`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import numpy as np
+
+from nudges.bands import BANDS, bands, high_from
+from pipelines.errors import RenderError
+from pipelines.templating import environment
+
+# How old a source's newest event may be before it looks stale: each source has its
+# own rhythm (reviews come twice a year, 1:1s weekly). None: never flagged (the roster's
+# newest hire and the last promotion say nothing about whether the export is current).
+STALE_AFTER_DAYS: Mapping[str, int | None] = {
+    "recognition": 14,
+    "one_on_ones": 14,
+    "autonomy_survey": 120,
+    "learning": 90,
+    "performance": 200,
+    "promotions": None,
+    "employees": None,
+}
+DEFAULT_STALE_AFTER_DAYS = 14
+DRIFT_WEEKS = 4
+DRIFT_ABSOLUTE = 0.05
+DRIFT_RELATIVE = 0.25
+MISSING_DEPARTMENT = "(no department)"
+ALL_DEPARTMENTS = "All departments"
+PEOPLE = "people"
+_KEYS: tuple[str, ...] = (PEOPLE, *BANDS)
+_METHOD_LABELS = {
+    "model": "Machine-learned model (calibrated)",
+    "rules": "Transparent rules score (no trained model in use)",
+}
+
+
+@dataclass(frozen=True)
+class SourceFreshness:
+    """How current one input source is, as the store sees it."""
+
+    source: str
+    latest_event: date | None  # newest event date in the store for that source
+    last_ingested: datetime | None  # when a file of that source was last ingested
+    rows: int
+
+
+@dataclass(frozen=True)
+class ReportInputs:
+    """Everything one week's HR summary is built from; per-person arrays stay unlabelled."""
+
+    week: str
+    generated_at: datetime
+    min_group_size: int
+    threshold: float
+    score_method: str  # "model" | "rules"
+    score_note: str  # why that method (no PII)
+    departments: Sequence[str]  # one per scored person, same order as risks and stars
+    risks: np.ndarray  # float, one per scored person
+    stars: np.ndarray  # bool, one per scored person
+    nudges_by_kind: Mapping[str, int]
+    managers_total: int  # active managers with at least one active report
+    managers_emailed: int  # digests queued for this week
+    skipped_by_reason: Mapping[str, int]
+    freshness: Sequence[SourceFreshness]
+    quarantine: Sequence[tuple[str, str, int]]  # (source, reason, rows)
+    model_card: Mapping[str, Any] | None
+    mean_risk_history: Sequence[tuple[str, float]]  # (week, mean risk of everyone scored), oldest first
+
+
+# --- people by band and department -------------------------------------------------------
+
+
+@dataclass
+class _Row:
+    """One row of a band table while suppression is decided (mutable on purpose)."""
+
+    label: str
+    departments: frozenset[str]
+    counts: dict[str, int]
+    hidden: set[str] = field(default_factory=set)
+
+    def shown(self, key: str) -> bool:
+        return key not in self.hidden
+
+
+@dataclass
+class _Table:
+    rows: list[_Row]
+    total: _Row
+    omitted: frozenset[str]  # departments pooled and left out because the pool is under N
+
+
+def _department_labels(departments: Iterable[object]) -> np.ndarray:
+    def label(value: object) -> str:
+        if value is None or (isinstance(value, float) and math.isnan(value)) or str(value).strip() == "":
+            return MISSING_DEPARTMENT
+        return str(value)
+
+    return np.array([label(d) for d in departments], dtype=object)
+
+
+def _counts(band_of: np.ndarray) -> dict[str, int]:
+    found = Counter(str(b) for b in band_of)
+    return {PEOPLE: len(band_of), **{b: int(found.get(b, 0)) for b in BANDS}}
+
+
+def other_label(n: int) -> str:
+    return f"Other (groups under {n})"
+
+
+def _table(labels: np.ndarray, band_of: np.ndarray, n: int) -> _Table:
+    """Rows for departments of at least `n` people, then the pool of smaller ones if it reaches `n`."""
+    names, sizes = np.unique(labels, return_counts=True)
+    big = sorted(str(d) for d, c in zip(names, sizes, strict=True) if c >= n)
+    small = frozenset(str(d) for d, c in zip(names, sizes, strict=True) if c < n)
+    rows = [_Row(d, frozenset({d}), _counts(band_of[labels == d])) for d in big]
+    omitted: frozenset[str] = frozenset()
+    if small:
+        pooled = np.isin(labels, list(small))
+        if int(pooled.sum()) >= n:
+            rows.append(_Row(other_label(n), small, _counts(band_of[pooled])))
+        else:
+            omitted = small
+    return _Table(rows=rows, total=_Row(ALL_DEPARTMENTS, frozenset(names.tolist()), _counts(band_of)), omitted=omitted)
+
+
+def _primary(row: _Row, n: int) -> None:
+    """Hide band counts of 1..n-1; a row whose population is under n shows nothing at all."""
+    if row.counts[PEOPLE] < n:
+        row.hidden.update(_KEYS)
+        return
+    row.hidden.update(b for b in BANDS if 0 < row.counts[b] < n)
+
+
+def _complete_row(row: _Row) -> bool:
+    """people = low + elevated + high, so one hidden value in a row is one subtraction away: hide another."""
+    if len(row.hidden) != 1:
+        return False
+    candidates = sorted((row.counts[b], i, b) for i, b in enumerate(BANDS) if row.shown(b) and row.counts[b] > 0)
+    row.hidden.add(candidates[0][2] if candidates else PEOPLE)
+    return True
+
+
+def _complete_columns(table: _Table) -> bool:
+    """A column total minus the shown cells gives the one hidden cell (or the left-out pool): hide another.
+
+    The left-out pool counts as hidden in every band column, since its band
+    counts must stay unknown; its head count alone (total minus shown rows) is
+    not a risk figure and may be derived. When everyone is in one band the
+    zero totals already say so for every group, so there is nothing to hide.
+    Prefer hiding the smallest shown cell in the column, in a row that can
+    complete its own suppression with a band, so that the organisation-wide
+    totals and row head counts stay visible; else hide the total.
+    """
+    spread = sum(table.total.counts[b] > 0 for b in BANDS) > 1
+    changed = False
+    for key in _KEYS:
+        if not table.total.shown(key) or table.total.counts[key] == 0 or (key != PEOPLE and not spread):
+            continue
+        hidden = sum(not r.shown(key) for r in table.rows) + (1 if table.omitted and key != PEOPLE else 0)
+        if hidden != 1:
+            continue
+        candidates = sorted(
+            (r.counts[key], i)
+            for i, r in enumerate(table.rows)
+            if r.shown(key)
+            and r.counts[key] > 0
+            and (r.hidden or any(b != key and r.shown(b) and r.counts[b] > 0 for b in BANDS))
+        )
+        if candidates:
+            table.rows[candidates[0][1]].hidden.add(key)
+        else:
+            table.total.hidden.add(key)
+        changed = True
+    return changed
+
+
+def _union(rows: Iterable[_Row]) -> frozenset[str]:
+    return frozenset().union(*(r.departments for r in rows))
+
+
+def _known_everyone(everyone: _Table, departments: frozenset[str], no_stars: frozenset[str], key: str) -> int | None:
+    """The everyone-count a reader can compute for the departments of a star row, else None.
+
+    The reader may add departments without stars (they change nothing on the
+    star side), so any set between `departments` and `departments | no_stars`
+    will do. Two ways exist: add the rows that hold those departments, or take
+    the total and subtract the rows holding every other starred department.
+    Only shown cells can be used. Extra rows of star-free departments only add
+    0 or at least N, so the fewest rows give the smallest, riskiest difference.
+    """
+    allowed = departments | no_stars
+    touching = [r for r in everyone.rows if r.departments & departments]
+    if departments <= _union(touching) and all(r.departments <= allowed and r.shown(key) for r in touching):
+        return sum(r.counts[key] for r in touching)
+    others = everyone.total.departments - allowed
+    required = [r for r in everyone.rows if r.departments & others]
+    if (
+        everyone.total.shown(key)
+        and others <= _union(required)
+        and all(not (r.departments & departments) and r.shown(key) for r in required)
+    ):
+        return everyone.total.counts[key] - sum(r.counts[key] for r in required)
+    return None
+
+
+def _protect_non_stars(everyone: _Table, stars: _Table, n: int) -> bool:
+    """Everyone minus stars gives non-stars: hide star cells that would reveal under-n non-star counts."""
+    no_stars = everyone.total.departments - stars.total.departments
+    changed = False
+    for row in [*stars.rows, stars.total]:
+        people = _known_everyone(everyone, row.departments, no_stars, PEOPLE)
+        remainder = None if people is None or not row.shown(PEOPLE) else people - row.counts[PEOPLE]
+        for b in BANDS:
+            if not row.shown(b):
+                continue
+            known = _known_everyone(everyone, row.departments, no_stars, b)
+            if not known:  # unknown, or 0 for everyone and so for every subgroup already
+                continue
+            derived = known - row.counts[b]
+            if 0 < derived < n or (remainder is not None and 0 < remainder < n):
+                row.hidden.add(b)
+                changed = True
+    return changed
+
+
+def _protect(everyone: _Table, stars: _Table, n: int) -> None:
+    """Primary suppression, then complementary suppression until no rule adds a hidden cell.
+
+    Each rule only ever hides more, so the loop ends. The rules block the
+    subtractions a reader can do on one page (row total, column total, everyone
+    minus stars); they are not a full linear-programming audit.
+    """
+    tables = (everyone, stars)
+    for table in tables:
+        for row in [*table.rows, table.total]:
+            _primary(row, n)
+    changed = True
+    while changed:
+        changed = False
+        for table in tables:
+            for row in [*table.rows, table.total]:
+                changed |= _complete_row(row)
+            changed |= _complete_columns(table)
+        changed |= _protect_non_stars(everyone, stars, n)
+
+
+def _row_json(row: _Row) -> dict[str, Any]:
+    return {
+        "department": row.label,
+        "people": row.counts[PEOPLE] if row.shown(PEOPLE) else None,
+        "bands": {b: (row.counts[b] if row.shown(b) else None) for b in BANDS},
+    }
+
+
+def _table_json(table: _Table, n: int) -> dict[str, Any]:
+    return {
+        "rows": [_row_json(r) for r in table.rows],
+        "total": _row_json(table.total),
+        "omitted_note": (
+            f"Departments under {n} people have fewer than {n} people between them here,"
+            " so they have no row (they still count in the totals where those are shown)."
+            if table.omitted
+            else None
+        ),
+    }
+
+
+def people_by_band(
+    departments: Sequence[object], risks: np.ndarray, stars: np.ndarray, *, threshold: float, min_group_size: int
+) -> dict[str, Any]:
+    """People by risk band and department, for everyone scored and for stars, with small counts suppressed."""
+    labels = _department_labels(departments)
+    band_of = bands(np.asarray(risks, dtype=np.float64), threshold)
+    is_star = np.asarray(stars, dtype=bool)
+    n = max(int(min_group_size), 1)
+    everyone = _table(labels, band_of, n)
+    starred = _table(labels[is_star], band_of[is_star], n)
+    _protect(everyone, starred, n)
+    return {"everyone": _table_json(everyone, n), "stars": _table_json(starred, n)}
+
+
+# --- the other sections -------------------------------------------------------------------
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def freshness_rows(freshness: Sequence[SourceFreshness], generated_at: datetime) -> list[dict[str, Any]]:
+    """One row per source; "stale" when its newest event is older than that source's limit (or it has none)."""
+    today = generated_at.date()
+    rows = []
+    for f in sorted(freshness, key=lambda f: f.source):
+        days = None if f.latest_event is None else (today - f.latest_event).days
+        limit = STALE_AFTER_DAYS.get(f.source, DEFAULT_STALE_AFTER_DAYS)
+        rows.append(
+            {
+                "source": f.source,
+                "latest_event": f.latest_event.isoformat() if f.latest_event else None,
+                "days_old": days,
+                "last_ingested": f.last_ingested.isoformat() if f.last_ingested else None,
+                "rows": int(f.rows),
+                "stale_after_days": limit,
+                "stale": limit is not None and (days is None or days > limit),
+            }
+        )
+    return rows
+
+
+def mean_risk_drift(this_week: float | None, history: Sequence[tuple[str, float]], *, week: str) -> dict[str, Any]:
+    """Has the average score moved? A shift in everyone's mean usually means the data changed, not the people.
+
+    Baseline: the mean of the last `DRIFT_WEEKS` (4) weekly means before this
+    week (an entry for this week itself is ignored). Flag when the absolute
+    difference exceeds `DRIFT_ABSOLUTE` (0.05) or, with a positive baseline,
+    the difference relative to the baseline exceeds `DRIFT_RELATIVE` (25%).
+    Differences are rounded to 10 decimals first, so a boundary value is not
+    flagged by floating-point noise. Without a mean this week or any history
+    there is nothing to compare and no flag.
+    """
+    earlier = [(w, float(m)) for w, m in history if w != week and m is not None and not math.isnan(float(m))]
+    recent = earlier[-DRIFT_WEEKS:]
+    baseline = sum(m for _, m in recent) / len(recent) if recent else None
+    difference = relative = None
+    flagged = False
+    if this_week is not None and baseline is not None:
+        difference = round(this_week - baseline, 10)
+        relative = round(difference / baseline, 10) if baseline > 0 else None
+        flagged = abs(difference) > DRIFT_ABSOLUTE or (relative is not None and abs(relative) > DRIFT_RELATIVE)
+    return {
+        "this_week": None if this_week is None else round(this_week, 4),
+        "baseline": None if baseline is None else round(baseline, 4),
+        "baseline_weeks": [w for w, _ in recent],
+        "difference": None if difference is None else round(difference, 4),
+        "relative": None if relative is None else round(relative, 4),
+        "flagged": flagged,
+        "rule": (
+            f"flagged when this week's mean differs from the mean of the previous up to {DRIFT_WEEKS} weeks"
+            f" by more than {DRIFT_ABSOLUTE:.2f}, or by more than {DRIFT_RELATIVE:.0%} of it"
+        ),
+    }
+
+
+def model_health(card: Mapping[str, Any] | None, generated_at: datetime) -> dict[str, Any] | None:
+    """What HR needs from the model card: which model, how old, how well it validated."""
+    if card is None:
+        return None
+    trained_at = card.get("trained_at")
+    age = None
+    if trained_at:
+        try:
+            age = (_utc(generated_at) - _utc(datetime.fromisoformat(str(trained_at)))).days
+        except ValueError:
+            age = None
+    validation = card.get("validation") or {}
+
+    def metric(name: str) -> float | None:
+        value = validation.get(name)
+        return None if value is None else round(float(value), 4)
+
+    return {
+        "version": str(card.get("version", "unknown")),
+        "trained_at": None if trained_at is None else str(trained_at),
+        "age_days": age,
+        "estimator": str(card.get("estimator", "unknown")),
+        "validation": {k: metric(k) for k in ("roc_auc", "pr_auc", "brier", "lift_top_decile")},
+    }
+
+
+def _by_count(counts: Mapping[str, int], key: str) -> list[dict[str, Any]]:
+    return [{key: str(k), "count": int(v)} for k, v in sorted(counts.items(), key=lambda kv: (-int(kv[1]), str(kv[0])))]
+
+
+def _quarantine(rows: Sequence[tuple[str, str, int]]) -> dict[str, Any]:
+    merged: Counter[tuple[str, str]] = Counter()
+    for source, reason, count in rows:
+        merged[(str(source), str(reason))] += int(count)
+    listed = [{"source": s, "reason": r, "rows": c} for (s, r), c in sorted(merged.items())]
+    return {"rows": listed, "total": sum(merged.values())}
+
+
+def build_summary(inputs: ReportInputs) -> dict[str, Any]:
+    """The HR summary as a JSON-safe dict: counts and group means only, never a person."""
+    size = len(inputs.departments)
+    if not size == len(inputs.risks) == len(inputs.stars):
+        raise ValueError(
+            f"departments, risks and stars differ in length ({size}, {len(inputs.risks)}, {len(inputs.stars)})"
+        )
+    if inputs.score_method not in _METHOD_LABELS:
+        raise ValueError(f"score_method must be one of {sorted(_METHOD_LABELS)}, not {inputs.score_method!r}")
+    n = max(int(inputs.min_group_size), 1)
+    risks = np.asarray(inputs.risks, dtype=np.float64)
+    stars = np.asarray(inputs.stars, dtype=bool)
+    known = risks[~np.isnan(risks)]
+    mean_risk = float(known.mean()) if len(known) >= n else None
+    managers_total, emailed = int(inputs.managers_total), int(inputs.managers_emailed)
+    nudges = _by_count(inputs.nudges_by_kind, "kind")
+    tables = people_by_band(inputs.departments, risks, stars, threshold=inputs.threshold, min_group_size=n)
+    return {
+        "week": inputs.week,
+        "generated_at": inputs.generated_at.isoformat(),
+        "min_group_size": n,
+        "bands": list(BANDS),
+        "score": {
+            "method": inputs.score_method,
+            "label": _METHOD_LABELS[inputs.score_method],
+            "note": inputs.score_note,
+            "threshold": float(inputs.threshold),
+            "band_rule": (
+                f"high: score at least {high_from(inputs.threshold):g}; elevated: at least {inputs.threshold:g}"
+                " (the threshold that flags people); low: below that or no score"
+            ),
+        },
+        "scored": {"people": tables["everyone"]["total"]["people"], "stars": tables["stars"]["total"]["people"]},
+        "people_by_band": tables,
+        "nudges": {"by_kind": nudges, "total": sum(x["count"] for x in nudges)},
+        "managers": {
+            "total": managers_total,
+            "emailed": emailed,
+            "share": round(emailed / managers_total, 4) if managers_total else None,
+        },
+        "skipped": _by_count(inputs.skipped_by_reason, "reason"),
+        "freshness": {
+            "stale_after_days": dict(STALE_AFTER_DAYS),
+            "sources": freshness_rows(inputs.freshness, inputs.generated_at),
+        },
+        "quarantine": _quarantine(inputs.quarantine),
+        "model": model_health(inputs.model_card, inputs.generated_at),
+        "drift": mean_risk_drift(mean_risk, inputs.mean_risk_history, week=inputs.week),
+    }
+
+
+def summary_html(summary: Mapping[str, Any], *, folder: Path | None = None) -> str:
+    """The summary as a self-contained, autoescaped HTML page (templates/hr_summary.html)."""
+    try:
+        return environment(folder).get_template("hr_summary.html").render(summary=summary)
+    except jinja2.TemplateError as exc:
+        raise RenderError(f"HR summary template failed: {exc}") from exc
