@@ -34,7 +34,11 @@ def png_size(path: Path) -> tuple[int, int]:
 @needs_chromium
 def test_a_digest_renders_in_headless_chromium_at_phone_width(conn, drop, tmp_path):
     ingest_folder(conn, drop, IngestOptions(today=TODAY))
-    settings = Settings(delivery={"outbox_dir": tmp_path / "outbox"}, store={"path": tmp_path / "r.duckdb"})
+    settings = Settings(
+        delivery={"outbox_dir": tmp_path / "outbox"},
+        store={"path": tmp_path / "r.duckdb"},
+        report={"dir": tmp_path / "reports"},
+    )
     run_week(conn, settings, IsoWeek.parse(WEEK))
     html = shots.fullest_digest(tmp_path / "outbox")
     png = shots.screenshot(html, tmp_path / "digest.png", width=400, height=1200)

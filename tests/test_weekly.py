@@ -19,6 +19,7 @@ from tests.conftest import TODAY, WEEK, tiny_org, write_drop
 
 
 def settings_for(tmp_path: Path, **sections: dict[str, object]) -> Settings:
+    sections.setdefault("report", {"dir": tmp_path / "reports"})
     return Settings(delivery={"outbox_dir": tmp_path / "outbox"}, store={"path": tmp_path / "r.duckdb"}, **sections)
 
 
