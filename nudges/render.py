@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from email.headerregistry import Address
@@ -78,10 +79,10 @@ class Digest:
     nudge_count: int
 
 
-def choose(options: Sequence[str], *key: str) -> str:
-    """The same option for the same key, spread evenly across keys."""
+def choose(options: Sequence[str], *key: str, turn: int = 0) -> str:
+    """The same option for the same key, spread evenly across keys; `turn` steps to the next ones."""
     digest = hashlib.sha256("\x1f".join(key).encode("utf-8")).digest()
-    return options[int.from_bytes(digest[:8], "big") % len(options)]
+    return options[(int.from_bytes(digest[:8], "big") + turn) % len(options)]
 
 
 def clean_display_name(name: str | None) -> str:
@@ -112,17 +113,26 @@ def item_view(
     display: str,
     threshold: float,
     kinds: Mapping[str, NudgeKind] | None = None,
+    anchor: str | None = None,
+    turn: int = 0,
 ) -> ItemView:
-    key = (pick.employee_id, kind.id, week)
+    """One person's nudge in words.
+
+    Phrasing is keyed on (person, kind, week). When a digest holds the same kind
+    for several people, the later ones take the next phrasings after the first
+    one's (`anchor` is that first person, `turn` their place), so one email never
+    says the same sentence twice.
+    """
+    key = (anchor or pick.employee_id, kind.id, week)
     first = first_name(contact)
     also = [kinds[k].evidence for k in pick.also if k in kinds] if kinds else []
     return ItemView(
         name=clean_display_name(contact.name) or f"Employee {contact.employee_id}",
         title=kind.title,
-        action=choose(kind.actions, *key, "action").format(first_name=first),
-        question=choose(kind.questions, *key, "question"),
+        action=choose(kind.actions, *key, "action", turn=turn).format(first_name=first),
+        question=choose(kind.questions, *key, "question", turn=turn),
         evidence=describe(kind.evidence, pick.evidence, also=also),
-        why=choose(kind.why, *key, "why"),
+        why=choose(kind.why, *key, "why", turn=turn),
         skip_level=pick.skip_level,
         band=_band(pick.risk, display, threshold),
     )
@@ -166,18 +176,25 @@ def render_digest(
     folder: Path | None = None,
 ) -> Digest:
     """One manager's digest, text and HTML carrying the same nudges."""
-    items = [
-        item_view(
-            p,
-            kinds[p.kind],
-            contacts.get(p.employee_id, Contact(p.employee_id, None, None)),
-            week=week,
-            display=identity.display,
-            threshold=threshold,
-            kinds=kinds,
+    anchors: dict[str, str] = {}
+    turns: Counter[str] = Counter()
+    items = []
+    for p in picks:
+        anchors.setdefault(p.kind, p.employee_id)
+        items.append(
+            item_view(
+                p,
+                kinds[p.kind],
+                contacts.get(p.employee_id, Contact(p.employee_id, None, None)),
+                week=week,
+                display=identity.display,
+                threshold=threshold,
+                kinds=kinds,
+                anchor=anchors[p.kind],
+                turn=turns[p.kind],
+            )
         )
-        for p in picks
-    ]
+        turns[p.kind] += 1
     count = len(items)
     subject = (
         f"This week: {count} {'person' if count == 1 else 'people'} on your team to back"

@@ -45,7 +45,6 @@ EVIDENCE_FIELDS = (
     "ever_goals_talk",
     "days_since_learning",
     "learning_180d",
-    "tenure_days",
 )
 # The signal an engagement-plan trigger tests: how many other kinds fired for the person.
 KINDS_FIRED = "kinds_fired"
@@ -101,12 +100,45 @@ class Selection:
         return dict(grouped)
 
 
+# What a trigger may test: only what a manager can change this week. Pay, tenure,
+# rating, promotions, location, age or team figures are never a nudge's reason,
+# even when the model weighs them.
+ACTIONABLE_SIGNALS: frozenset[str] = frozenset(
+    {
+        "days_since_recognition",
+        "ever_recognised",
+        "recognition_30d",
+        "recognition_90d",
+        "recognition_180d",
+        "recognition_trend",
+        "givers_90d",
+        "one_on_ones_scheduled_90d",
+        "one_on_ones_held_90d",
+        "one_on_ones_missed_90d",
+        "one_on_ones_missed_last4",
+        "one_on_ones_last4",
+        "days_since_one_on_one",
+        "days_since_career_talk",
+        "ever_career_talk",
+        "days_since_goals_talk",
+        "ever_goals_talk",
+        "autonomy_latest",
+        "autonomy_change",
+        "voice_latest",
+        "voice_change",
+        "growth_latest",
+        "learning_180d",
+        "days_since_learning",
+    }
+)
+
+
 def signals(features: Features) -> dict[str, np.ndarray]:
-    """What triggers can test: every numeric feature, and each driver's gap as gap_<driver>."""
+    """What triggers can test: the actionable features, and each rules gap as gap_<signal>."""
     values = {
         name: features.numeric(name)
         for name, column in features.columns.items()
-        if column.dtype.kind in "biuf"  # numbers and flags; ids, text and timestamps are not signals
+        if name in ACTIONABLE_SIGNALS and column.dtype.kind in "biuf"
     }
     for name, gap in signal_gaps(features).items():
         values[f"gap_{name}"] = gap
@@ -121,7 +153,10 @@ def fire(kinds: Sequence[NudgeKind], values: Mapping[str, np.ndarray], n: int) -
     known = set(values) | {KINDS_FIRED}
     missing = sorted({c.signal for k in kinds for c in k.conditions if c.signal not in known})
     if missing:
-        raise ValueError(f"catalog triggers use unknown signals: {', '.join(missing)}")
+        raise ValueError(
+            f"catalog triggers use signals that are unknown or not something a manager can change this week:"
+            f" {', '.join(missing)} (allowed: {', '.join(sorted(known))})"
+        )
 
     def holds(kind: NudgeKind, signals: Mapping[str, np.ndarray]) -> np.ndarray:
         result = np.ones(n, dtype=bool)

@@ -3,7 +3,7 @@
     python scripts/screenshot_digest.py [--outbox DIR] [--out docs/digest.png] [--width 420]
 
 Without --outbox it runs the demo in a temporary folder first. It picks the
-digest with the most nudges, so the picture shows every part of one. Needs the
+digest with the most different nudge kinds, so the picture shows what varies. Needs the
 Debian `chromium` package (or CHROMIUM=/path/to/chrome).
 """
 
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -59,8 +60,14 @@ def screenshot(html: Path, png: Path, *, width: int = 420, height: int = 1800, t
 
 
 def fullest_digest(outbox: Path) -> Path:
-    """The HTML preview of the digest with the most nudges (by file size among the week's previews)."""
-    previews = sorted(outbox.rglob("*.html"), key=lambda p: (p.stat().st_size, p.name))
+    """The HTML preview showing the most: most different nudge kinds, then the largest."""
+
+    def shows(path: Path) -> tuple[int, int, str]:
+        html = path.read_text(encoding="utf-8")
+        kinds = set(re.findall(r'class="kind"[^>]*>([^<]+)<', html))
+        return len(kinds), len(html), path.name
+
+    previews = sorted(outbox.rglob("*.html"), key=shows)
     if not previews:
         raise RuntimeError(f"no digest previews (*.html) under {outbox}")
     return previews[-1]

@@ -124,6 +124,29 @@ def test_running_the_demo_twice_sends_nothing_twice(in_tmp):
     assert {p: p.read_bytes() for p in (in_tmp / "outbox").rglob("*.eml")} == before
 
 
+SECTIONS = ("This week:", "Ask them:", "What we noticed:", "Why it matters:")
+
+
+@pytest.mark.slow
+def test_the_default_demo_digests_have_every_section_filled_and_an_hr_summary(in_tmp):
+    result = runner.invoke(app, ["demo"])
+    assert result.exit_code == 0, result.output
+    emls = list((in_tmp / "outbox").rglob("*.eml"))
+    assert len(emls) > 10
+    kinds = set()
+    for path in emls:
+        message = email.message_from_bytes(path.read_bytes(), policy=policy.default)
+        text = message.get_body(preferencelist=("plain",)).get_content()
+        items = text.count("This week:")
+        assert items >= 1, path.name
+        for label in SECTIONS:
+            lines = [line.split(label, 1)[1].strip(' ".') for line in text.splitlines() if label in line]
+            assert len(lines) == items and all(len(line) > 10 for line in lines), (path.name, label)
+        kinds.update(re.findall(r"^\d+\. .+ - (.+)$", text, flags=re.M))
+    assert len(kinds) >= 3  # the digests are not one nudge for everybody
+    assert list((in_tmp / "reports").rglob("hr-summary.html"))
+
+
 def test_the_demo_refuses_a_store_holding_other_data(in_tmp):
     write_drop(in_tmp / "real", tiny_org())
     assert runner.invoke(app, ["ingest", "real"]).exit_code == 0

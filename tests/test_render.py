@@ -106,6 +106,17 @@ def test_display_band_names_the_same_band_as_the_hr_summary(risk, band):
     assert f"Priority: {band}" in d.text
 
 
+def test_one_digest_never_repeats_a_sentence_for_people_with_the_same_kind():
+    picks = [Pick(f"E{i}", "M1", "recognition_gap", False, 0.5, 0.5, EVIDENCE) for i in range(3)]
+    contacts = {p.employee_id: Contact(p.employee_id, "Sam Doe", None) for p in picks}
+    d = render_digest(
+        week="2026-W48", manager=MANAGER, picks=picks, kinds=KINDS, contacts=contacts, identity=IDENTITY, threshold=0.3
+    )
+    for label in ("This week:", "Ask them:"):
+        lines = [line for line in d.text.splitlines() if label in line]
+        assert len(lines) == 3 and len(set(lines)) == 3, label
+
+
 def test_the_engagement_plan_lists_what_came_together():
     text = digest("engagement_plan").text
     assert "several things at once" in text.lower() and "last recognised" in text

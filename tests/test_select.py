@@ -221,3 +221,12 @@ def test_a_trigger_on_a_signal_nobody_computes_is_named():
     f = org({"E1": STARVED})
     with pytest.raises(ValueError, match="salary"):
         run(f, scores(f, {"E1": 0.5}), team("E1"), kinds=[bad])
+
+
+@pytest.mark.parametrize("signal", ["tenure_days", "rating_latest", "days_since_promotion"])
+def test_a_trigger_on_something_a_manager_cannot_change_is_refused(signal):
+    base = kinds("recognition_gap")[0]
+    bad = base.model_copy(update={"trigger": base.conditions[0].model_copy(update={"signal": signal})})
+    f = org({"E1": STARVED})
+    with pytest.raises(ValueError, match=f"not something a manager can change.*{signal}"):
+        run(f, scores(f, {"E1": 0.5}), team("E1"), kinds=[bad])

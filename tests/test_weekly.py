@@ -247,3 +247,12 @@ def test_a_star_whose_manager_changed_since_last_week_waits_a_week(conn, tmp_pat
     reason = conn.execute("select reason from decisions where week = ? and employee_id = 'E05'", [WEEK]).fetchall()
     assert reason == [("their manager changed this week",)]
     assert conn.execute("select count(*) from nudges where week = ? and employee_id = 'E05'", [WEEK]).fetchall() == [(0,)]
+
+
+def test_no_free_text_from_recognition_messages_reaches_a_digest_or_the_store(ingested, tmp_path):
+    run(ingested, tmp_path)
+    message = "Thanks for the help, really"  # every recognition message in the tiny org
+    for path in (tmp_path / "outbox" / WEEK).iterdir():
+        assert message not in path.read_text(encoding="utf-8", errors="replace")
+    columns = ingested.execute("select column_name from information_schema.columns where table_name = 'recognition'")
+    assert "message" not in {c for (c,) in columns.fetchall()}
