@@ -202,8 +202,8 @@ class EmailSettings(Section):
 
 
 class DeliverySettings(Section):
-    # "files" writes .eml + .html previews; SMTP sending arrives with the delivery work.
-    mode: Literal["files"] = "files"
+    # "files" writes .eml + .html previews under outbox_dir; "smtp" sends through [smtp].
+    mode: Literal["files", "smtp"] = "files"
     outbox_dir: Path = Path("outbox")
 
 
@@ -224,6 +224,18 @@ class SmtpSettings(Section):
     username: str | None = None
     password: SecretStr | None = None
     timeout_s: float = Field(default=30.0, gt=0)
+    # Concurrent connections, each reused for this many messages before reconnecting.
+    max_connections: int = Field(default=8, ge=1, le=100)
+    messages_per_connection: int = Field(default=100, ge=1)
+    # Messages started per minute across all connections; 0 means no limit.
+    rate_per_minute: float = Field(default=0, ge=0)
+    # Tries per message in one run (4xx and broken connections); then it waits for the next run.
+    max_attempts: int = Field(default=4, ge=1, le=20)
+    backoff_base_s: float = Field(default=0.5, ge=0)
+    backoff_max_s: float = Field(default=30.0, ge=0)
+    # A CA file to trust (e.g. a relay with a private certificate); empty: the system's.
+    cert_bundle: Path | None = None
+    validate_certs: bool = True
 
 
 class Settings(BaseSettings):

@@ -33,6 +33,7 @@ from nudges.render import Contact, Digest, Identity, build_message, render_diges
 from nudges.select import Person, Pick, Selection, SelectionPolicy, select
 from pipelines.errors import ConfigError, RenderError, StoreError
 from pipelines.hr_report import write_report
+from pipelines.sending import send_pending
 from pipelines.settings import Settings
 from pipelines.store import fetch_one, fetch_value, transaction, utcnow
 from pipelines.weeks import IsoWeek
@@ -64,6 +65,7 @@ class WeeklyReport:
     quarantined_rows: int = 0
     skipped: dict[str, int] = field(default_factory=dict)
     hr_summary: str = ""
+    delivery: dict[str, int] = field(default_factory=dict)  # SMTP outcome -> digests, this run
 
     def as_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
@@ -481,6 +483,9 @@ def run_week(
         files: FilesReport | None = None
         if settings.delivery.mode == "files":
             files = deliver_files(conn, str(week), settings.delivery.outbox_dir)
+        else:
+            sent = send_pending(conn, settings, week=str(week))
+            report.delivery = dict(sent.states)
         _summarise(conn, report, features, scores, stars, selection, settings, files)
         step("report")
         report.hr_summary = str(write_report(conn, plan, settings).html_path)

@@ -1,0 +1,224 @@
+"""Deliver the outbox over SMTP and keep its states honest across failures and crashes.
+
+States of an `outbox` row: queued -> sending -> sent | deferred | failed_permanent.
+A row is marked `sending` (attempts + 1) just before its message goes to the
+server and `sent` only after the server accepted it. If the process dies in
+between, the next `retention send` finds it still `sending` and sends it again
+with the same Message-ID: at-least-once, and only for the few messages in
+flight at the crash (at most `CLAIM_SIZE` per connection), so receivers can
+de-duplicate on Message-ID. `deferred` rows (temporary failures that outlasted
+this run's retries) and `queued` ones are sent by the next run;
+`failed_permanent` rows wait for `retention outbox retry --failed`.
+
+Log lines carry weeks, manager ids, states and counts; never a body, a name or
+an address.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from email.utils import getaddresses
+
+import duckdb
+import pyarrow as pa
+
+from nudges.smtp import Outcome, Outgoing, SmtpConfig, deliver
+from pipelines.errors import DeliveryError
+from pipelines.settings import Settings
+from pipelines.store import fetch_value, utcnow
+
+log = logging.getLogger("retention.sending")
+
+PENDING = ("queued", "sending", "deferred")
+STATES = ("queued", "sending", "sent", "deferred", "failed_permanent")
+CLAIM_SIZE = 8  # messages a connection takes (and marks `sending`) at a time
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class SendReport:
+    """Counts only: safe to print and log."""
+
+    pending: int = 0
+    resumed: int = 0  # rows found `sending`: in flight when an earlier run stopped
+    states: dict[str, int] = field(default_factory=dict)  # outcome state -> messages
+    seconds: float = 0.0
+
+    @property
+    def per_second(self) -> float:
+        return self.pending / self.seconds if self.seconds else 0.0
+
+
+def smtp_config(settings: Settings) -> SmtpConfig:
+    s = settings.smtp
+    return SmtpConfig(
+        host=s.host,
+        port=s.port,
+        tls=s.tls,
+        username=s.username,
+        password=s.password.get_secret_value() if s.password else None,
+        timeout_s=s.timeout_s,
+        max_connections=s.max_connections,
+        messages_per_connection=s.messages_per_connection,
+        rate_per_minute=s.rate_per_minute,
+        max_attempts=s.max_attempts,
+        backoff_base_s=s.backoff_base_s,
+        backoff_max_s=s.backoff_max_s,
+        cert_bundle=str(s.cert_bundle) if s.cert_bundle else None,
+        validate_certs=s.validate_certs,
+    )
+
+
+def envelope_address(header: str, *, what: str) -> str:
+    """The bare address of a From/To header value, or a DeliveryError naming which one."""
+    parsed = getaddresses([header])
+    if len(parsed) != 1 or "@" not in parsed[0][1]:
+        raise DeliveryError(f"{what} is not a single email address")
+    return parsed[0][1]
+
+
+def pending_messages(conn: duckdb.DuckDBPyConnection, sender: str, week: str | None = None) -> list[Outgoing]:
+    """Everything not yet accepted (queued, in flight at a crash, deferred), oldest week first."""
+    sql = "select week, manager_id, recipient, message from outbox where state in ('queued', 'sending', 'deferred')"
+    params: list[object] = []
+    if week is not None:
+        sql += " and week = ?"
+        params.append(week)
+    rows = conn.execute(sql + " order by week, manager_id", params).fetchall()
+    envelope_from = envelope_address(sender, what="[email] sender")
+    messages = []
+    for week_, manager, recipient, data in rows:
+        to = envelope_address(recipient, what=f"the recipient of manager {manager}'s digest ({week_})")
+        messages.append(Outgoing((week_, manager), envelope_from, to, bytes(data)))
+    return messages
+
+
+def _keys_table(keys: Sequence[tuple[str, str]], **columns: Sequence[object]) -> pa.Table:
+    return pa.table(
+        {
+            "week": pa.array([k[0] for k in keys], type=pa.string()),
+            "manager_id": pa.array([k[1] for k in keys], type=pa.string()),
+            **{name: pa.array(list(values)) for name, values in columns.items()},
+        }
+    )
+
+
+def mark_sending(conn: duckdb.DuckDBPyConnection, messages: Sequence[Outgoing]) -> None:
+    """Before the server sees them: in flight, one more attempt each."""
+    conn.register("_claimed", _keys_table([m.key for m in messages]))
+    try:
+        conn.execute(
+            """
+            update outbox set state = 'sending', attempts = coalesce(attempts, 0) + 1, last_attempt_at = ?
+            from _claimed c where outbox.week = c.week and outbox.manager_id = c.manager_id
+            """,
+            [utcnow()],
+        )
+    finally:
+        conn.unregister("_claimed")
+
+
+def record(conn: duckdb.DuckDBPyConnection, outcomes: Sequence[Outcome]) -> None:
+    """After the server answered: sent, deferred or failed for good, with the (masked) reply."""
+    if not outcomes:
+        return
+    batch = _keys_table(
+        [o.key for o in outcomes],
+        state=[o.state for o in outcomes],
+        extra=[max(o.attempts - 1, 0) for o in outcomes],  # retries inside this run beyond the first
+        error=pa.array([o.error for o in outcomes], type=pa.string()),
+    )
+    conn.register("_settled", batch)
+    try:
+        conn.execute(
+            """
+            update outbox set state = s.state, attempts = coalesce(attempts, 0) + s.extra, last_error = s.error,
+                   delivered_at = case when s.state = 'sent' then ? else delivered_at end
+            from _settled s where outbox.week = s.week and outbox.manager_id = s.manager_id
+            """,
+            [utcnow()],
+        )
+    finally:
+        conn.unregister("_settled")
+    for o in outcomes:
+        if o.state != "sent":
+            log.warning("digest %s/%s %s after %d attempts", o.key[0], o.key[1], o.state, o.attempts)
+
+
+def send_pending(
+    conn: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    *,
+    week: str | None = None,
+    progress: Progress | None = None,
+) -> SendReport:
+    """Send what is queued, in flight from a crash, or deferred; record every outcome as it settles."""
+    messages = pending_messages(conn, settings.email.sender, week)
+    report = SendReport(pending=len(messages))
+    if not messages:
+        return report
+    report.resumed = int(
+        fetch_value(
+            conn,
+            "select count(*) from outbox where state = 'sending'" + (" and week = ?" if week else ""),
+            [week] if week else [],
+        )
+        or 0
+    )
+    done = 0
+    states: Counter[str] = Counter()
+
+    def settled(outcomes: list[Outcome]) -> None:
+        nonlocal done
+        record(conn, outcomes)
+        states.update(o.state for o in outcomes)
+        done += len(outcomes)
+        if progress is not None:
+            progress(done, len(messages))
+
+    started = time.perf_counter()
+    asyncio.run(
+        deliver(
+            messages,
+            smtp_config(settings),
+            on_claim=lambda chunk: mark_sending(conn, chunk),
+            on_outcomes=settled,
+            claim_size=CLAIM_SIZE,
+        )
+    )
+    report.seconds = time.perf_counter() - started
+    report.states = dict(states)
+    log.info(
+        "sent %d of %d digests in %.1f s (%s)",
+        states.get("sent", 0),
+        len(messages),
+        report.seconds,
+        ", ".join(f"{k} {v}" for k, v in sorted(states.items())),
+    )
+    return report
+
+
+def outbox_status(conn: duckdb.DuckDBPyConnection, week: str | None = None) -> tuple[dict[str, int], list[tuple]]:
+    """Counts by state, and the rows that did not go out with their reasons (no bodies, no addresses)."""
+    where, params = (" where week = ?", [week]) if week else ("", [])
+    counts = {s: int(n) for s, n in conn.execute(f"select state, count(*) from outbox{where} group by 1", params).fetchall()}
+    problems = conn.execute(
+        "select week, manager_id, state, coalesce(attempts, 0), last_error from outbox"
+        + (where + " and" if where else " where")
+        + " state in ('deferred', 'failed_permanent', 'sending') order by week, manager_id",
+        params,
+    ).fetchall()
+    return counts, problems
+
+
+def retry_failed(conn: duckdb.DuckDBPyConnection, week: str | None = None) -> int:
+    """Put permanently failed digests back in the queue (after someone fixed the address or relay)."""
+    where, params = (" and week = ?", [week]) if week else ("", [])
+    before = conn.execute(f"select count(*) from outbox where state = 'failed_permanent'{where}", params).fetchall()
+    conn.execute(f"update outbox set state = 'queued', last_error = null where state = 'failed_permanent'{where}", params)
+    return int(before[0][0])
