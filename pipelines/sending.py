@@ -82,8 +82,14 @@ def envelope_address(header: str, *, what: str) -> str:
     return parsed[0][1]
 
 
-def pending_messages(conn: duckdb.DuckDBPyConnection, sender: str, week: str | None = None) -> list[Outgoing]:
-    """Everything not yet accepted (queued, in flight at a crash, deferred), oldest week first."""
+def pending_messages(
+    conn: duckdb.DuckDBPyConnection, sender: str, week: str | None = None
+) -> tuple[list[Outgoing], list[Outcome]]:
+    """Everything not yet accepted (queued, in flight at a crash, deferred), oldest week first.
+
+    A row whose recipient is not one usable address cannot be sent at all: it
+    comes back as a permanent failure instead of stopping everyone else's mail.
+    """
     sql = "select week, manager_id, recipient, message from outbox where state in ('queued', 'sending', 'deferred')"
     params: list[object] = []
     if week is not None:
@@ -91,11 +97,15 @@ def pending_messages(conn: duckdb.DuckDBPyConnection, sender: str, week: str | N
         params.append(week)
     rows = conn.execute(sql + " order by week, manager_id", params).fetchall()
     envelope_from = envelope_address(sender, what="[email] sender")
-    messages = []
+    messages, unusable = [], []
     for week_, manager, recipient, data in rows:
-        to = envelope_address(recipient, what=f"the recipient of manager {manager}'s digest ({week_})")
+        try:
+            to = envelope_address(recipient, what="recipient")
+        except DeliveryError:
+            unusable.append(Outcome((week_, manager), "failed_permanent", 0, "the recipient is not one usable address"))
+            continue
         messages.append(Outgoing((week_, manager), envelope_from, to, bytes(data)))
-    return messages
+    return messages, unusable
 
 
 def _keys_table(keys: Sequence[tuple[str, str]], **columns: Sequence[object]) -> pa.Table:
@@ -158,9 +168,11 @@ def send_pending(
     progress: Progress | None = None,
 ) -> SendReport:
     """Send what is queued, in flight from a crash, or deferred; record every outcome as it settles."""
-    messages = pending_messages(conn, settings.email.sender, week)
-    report = SendReport(pending=len(messages))
+    messages, unusable = pending_messages(conn, settings.email.sender, week)
+    record(conn, unusable)
+    report = SendReport(pending=len(messages) + len(unusable))
     if not messages:
+        report.states = dict(Counter(o.state for o in unusable))
         return report
     report.resumed = int(
         fetch_value(
@@ -171,7 +183,7 @@ def send_pending(
         or 0
     )
     done = 0
-    states: Counter[str] = Counter()
+    states: Counter[str] = Counter(o.state for o in unusable)
 
     def settled(outcomes: list[Outcome]) -> None:
         nonlocal done
