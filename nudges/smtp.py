@@ -19,12 +19,14 @@ the store, a log or the terminal.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import random
 import re
 import ssl
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import aiosmtplib
 
@@ -73,7 +75,11 @@ class _Transient(Exception):
 
 
 class _Permanent(Exception):
-    """A 5xx reply: trying again will not help."""
+    """A 5xx reply to this message (or a message that cannot be put on the wire): trying again will not help."""
+
+
+class _ServerRefused(Exception):
+    """A 5xx at greeting, EHLO, STARTTLS or login: no message can go until an operator fixes the setup."""
 
 
 def mask(text: str) -> str:
@@ -82,7 +88,14 @@ def mask(text: str) -> str:
 
 
 def classify(exc: Exception) -> Exception:
-    """Map an aiosmtplib error to transient (retry) or permanent (record once)."""
+    """Map an aiosmtplib error to transient (retry) or permanent (record once).
+
+    Anything else that a single message raises (an address that cannot be
+    encoded, say) is permanent for that message: one bad row must never stop
+    everyone else's mail or leave rows stuck in flight.
+    """
+    if isinstance(exc, _ServerRefused):
+        return exc
     if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
         refused = exc.recipients[0] if exc.recipients else None
         code = refused.code if refused is not None else 0
@@ -93,7 +106,9 @@ def classify(exc: Exception) -> Exception:
         return (_Permanent if 500 <= exc.code < 600 else _Transient)(mask(reply))
     if isinstance(exc, (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError)):
         return _Transient(mask(f"{type(exc).__name__}: {exc}"))
-    return exc
+    if isinstance(exc, UnicodeError):
+        return _Permanent("the address or message is not ASCII and the server did not offer SMTPUTF8")
+    return _Permanent(mask(f"cannot be sent: {type(exc).__name__}"))
 
 
 class RateLimiter:
@@ -149,9 +164,15 @@ class _Connection:
             start_tls=c.tls == "starttls",
             tls_context=_tls_context(c),
         )
-        await client.connect()
-        if c.username:
-            await client.login(c.username, c.password or "")
+        try:
+            await client.connect()
+            if c.username:
+                await client.login(c.username, c.password or "")
+        except aiosmtplib.SMTPResponseException as exc:
+            client.close()
+            if 500 <= exc.code < 600:  # e.g. 535 wrong password: the same for every message
+                raise _ServerRefused(mask(f"{exc.code} {exc.message}")) from None
+            raise
         self.used = 0
         return client
 
@@ -179,57 +200,86 @@ async def deliver(
     messages: Sequence[Outgoing],
     config: SmtpConfig,
     *,
-    on_claim: Callable[[list[Outgoing]], None] | None = None,
-    on_outcomes: Callable[[list[Outcome]], None] | None = None,
-    claim_size: int = 8,
+    on_claim: Callable[[list[Outgoing]], Awaitable[None] | None] | None = None,
+    on_outcomes: Callable[[list[Outcome]], Awaitable[None] | None] | None = None,
+    claim_size: int = 64,
+    flush_s: float = 0.05,
     seed: int | None = None,
 ) -> list[Outcome]:
     """Send every message once, at most `max_connections` at a time; one outcome per message.
 
-    Each connection takes up to `claim_size` messages at a time: `on_claim` is
-    called before any of them is sent (the caller marks them in flight) and
-    `on_outcomes` once they are all settled (the caller records them). A crash
-    between the two leaves at most `claim_size` messages per connection in
-    flight: those are the only ones a resumed run may send a second time.
+    Messages are claimed in chunks of `claim_size`: `on_claim` is awaited
+    before any message of the chunk is handed to a connection (the caller
+    marks them in flight), and the claims run at most two chunks ahead of the
+    connections. Outcomes reach `on_outcomes` in batches, at least every
+    `flush_s` seconds and once more at the end. So if the process dies, the
+    messages a resumed run sends a second time are only those the server
+    accepted in the last `flush_s` before the crash (still "in flight" for the
+    caller); claimed messages that were never sent were never seen by anyone.
+    Either callback may be a coroutine function: its result is awaited, so the
+    caller can do its bookkeeping off the event loop while connections keep sending.
     """
-    queue: asyncio.Queue[Outgoing] = asyncio.Queue()
-    for message in messages:
-        queue.put_nowait(message)
+    step = max(1, claim_size)
+    ready: asyncio.Queue[Outgoing | None] = asyncio.Queue(maxsize=2 * step)
     limiter = RateLimiter(config.rate_per_minute)
     rng = random.Random(seed)
-    outcomes: list[Outcome] = []
-
-    def take() -> list[Outgoing]:
-        chunk: list[Outgoing] = []
-        while len(chunk) < max(1, claim_size) and not queue.empty():
-            chunk.append(queue.get_nowait())
-        return chunk
-
     state = _RunState()
+    outcomes: list[Outcome] = []
+    unflushed: list[Outcome] = []
+    connections = max(1, min(config.max_connections, len(messages)))
 
-    async def worker() -> None:
+    async def claim() -> None:
+        for start in range(0, len(messages), step):
+            chunk = list(messages[start : start + step])
+            if state.unreachable:
+                # No point knocking on a closed door for every message: they wait for the next run.
+                unflushed.extend(Outcome(m.key, DEFERRED, 0, state.unreachable) for m in chunk)
+                continue
+            await _call(on_claim, chunk)
+            for message in chunk:
+                await ready.put(message)
+        for _ in range(connections):
+            await ready.put(None)
+
+    async def send() -> None:
         connection = _Connection(config)
         try:
-            while chunk := take():
-                if state.unreachable:
-                    # No point knocking on a closed door for every message: they wait for the next run.
-                    settled = [Outcome(m.key, DEFERRED, 0, state.unreachable) for m in chunk]
-                    outcomes.extend(settled)
-                    if on_outcomes is not None:
-                        on_outcomes(settled)
-                    continue
-                if on_claim is not None:
-                    on_claim(chunk)
-                settled = [await _send_with_retries(connection, m, config, limiter, rng, state) for m in chunk]
-                outcomes.extend(settled)
-                if on_outcomes is not None:
-                    on_outcomes(settled)
+            while (message := await ready.get()) is not None:
+                unflushed.append(await _send_with_retries(connection, message, config, limiter, rng, state))
         finally:
             await connection.close()
 
-    workers = max(1, min(config.max_connections, len(messages)))
-    await asyncio.gather(*(worker() for _ in range(workers)))
+    async def flush() -> None:
+        batch = unflushed[:]
+        del unflushed[: len(batch)]
+        if batch:
+            outcomes.extend(batch)
+            await _call(on_outcomes, batch)
+
+    async def keep_flushing(stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await asyncio.wait_for(stop.wait(), flush_s)
+            except TimeoutError:
+                pass
+            await flush()
+
+    stop = asyncio.Event()
+    flusher = asyncio.create_task(keep_flushing(stop))
+    try:
+        await asyncio.gather(claim(), *(send() for _ in range(connections)))
+    finally:
+        stop.set()
+        await flusher
+        await flush()
     return outcomes
+
+
+async def _call(callback: Callable[[Any], Awaitable[None] | None] | None, value: Any) -> None:
+    if callback is not None:
+        result = callback(value)
+        if inspect.isawaitable(result):
+            await result
 
 
 @dataclass
@@ -258,16 +308,18 @@ async def _send_with_retries(
             return Outcome(message.key, SENT, attempt)
         except Exception as exc:  # noqa: BLE001 - every failure is classified below
             kind = classify(exc)
-            if not isinstance(kind, (_Transient, _Permanent)):
-                await connection.close(polite=False)
-                raise
             error = str(kind)
+            # A reply leaves the session usable (aiosmtplib resets it); anything else may have left
+            # it mid-transaction, so the next message gets a fresh one.
+            if not isinstance(exc, (aiosmtplib.SMTPResponseException, aiosmtplib.SMTPRecipientsRefused)):
+                await connection.close(polite=False)
+            if isinstance(kind, _ServerRefused):
+                if state is not None:
+                    state.unreachable = f"not attempted: the mail server refused the session ({error})"
+                return Outcome(message.key, DEFERRED, attempt, error)
             if isinstance(kind, _Permanent):
                 return Outcome(message.key, FAILED, attempt, error)
             connect_failures += isinstance(exc, (aiosmtplib.SMTPConnectError, ConnectionRefusedError))
-            # A 4xx reply leaves the session usable (aiosmtplib resets it); a broken one is replaced.
-            if not isinstance(exc, (aiosmtplib.SMTPResponseException, aiosmtplib.SMTPRecipientsRefused)):
-                await connection.close(polite=False)
             if attempt < config.max_attempts:
                 await asyncio.sleep(backoff(attempt, config, rng))
     if state is not None and connect_failures == config.max_attempts:

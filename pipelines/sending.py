@@ -4,9 +4,10 @@ States of an `outbox` row: queued -> sending -> sent | deferred | failed_permane
 A row is marked `sending` (attempts + 1) just before its message goes to the
 server and `sent` only after the server accepted it. If the process dies in
 between, the next `retention send` finds it still `sending` and sends it again
-with the same Message-ID: at-least-once, and only for the few messages in
-flight at the crash (at most `CLAIM_SIZE` per connection), so receivers can
-de-duplicate on Message-ID. `deferred` rows (temporary failures that outlasted
+with the same Message-ID: at-least-once. Only messages the server accepted in
+the last `FLUSH_S` seconds before the crash can arrive twice (claimed messages
+that were never sent were never seen), and receivers can de-duplicate on
+Message-ID. `deferred` rows (temporary failures that outlasted
 this run's retries) and `queued` ones are sent by the next run;
 `failed_permanent` rows wait for `retention outbox retry --failed`.
 
@@ -21,6 +22,7 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from email.utils import getaddresses
 
@@ -36,7 +38,8 @@ log = logging.getLogger("retention.sending")
 
 PENDING = ("queued", "sending", "deferred")
 STATES = ("queued", "sending", "sent", "deferred", "failed_permanent")
-CLAIM_SIZE = 8  # messages a connection takes (and marks `sending`) at a time
+CLAIM_SIZE = 64  # messages marked `sending` in one write, before any of them is handed to a connection
+FLUSH_S = 0.05  # outcomes are recorded at least this often
 Progress = Callable[[int, int], None]
 
 
@@ -185,24 +188,30 @@ def send_pending(
     done = 0
     states: Counter[str] = Counter(o.state for o in unusable)
 
-    def settled(outcomes: list[Outcome]) -> None:
+    # Store writes run on one thread of their own (DuckDB releases the GIL), in order, on
+    # a cursor of their own: while one chunk is recorded the other connections keep sending.
+    writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="outbox-writer")
+    cursor = conn.cursor()
+
+    async def claimed(chunk: list[Outgoing]) -> None:
+        await asyncio.get_running_loop().run_in_executor(writer, mark_sending, cursor, chunk)
+
+    async def settled(outcomes: list[Outcome]) -> None:
         nonlocal done
-        record(conn, outcomes)
+        await asyncio.get_running_loop().run_in_executor(writer, record, cursor, outcomes)
         states.update(o.state for o in outcomes)
         done += len(outcomes)
         if progress is not None:
             progress(done, len(messages))
 
     started = time.perf_counter()
-    asyncio.run(
-        deliver(
-            messages,
-            smtp_config(settings),
-            on_claim=lambda chunk: mark_sending(conn, chunk),
-            on_outcomes=settled,
-            claim_size=CLAIM_SIZE,
+    try:
+        asyncio.run(
+            deliver(messages, smtp_config(settings), on_claim=claimed, on_outcomes=settled, claim_size=CLAIM_SIZE, flush_s=FLUSH_S)
         )
-    )
+    finally:
+        writer.shutdown(wait=True)
+        cursor.close()
     report.seconds = time.perf_counter() - started
     report.states = dict(states)
     log.info(
