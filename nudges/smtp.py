@@ -286,7 +286,8 @@ async def _call(callback: Callable[[Any], Awaitable[None] | None] | None, value:
 class _RunState:
     """Shared by the workers of one `deliver` call."""
 
-    unreachable: str | None = None  # set when a message could not even connect on any attempt
+    unreachable: str | None = None  # why the rest of the run is deferred without trying
+    broken_in_a_row: int = 0  # messages whose every attempt died at the connection, since the last success
 
 
 async def _send_with_retries(
@@ -300,11 +301,13 @@ async def _send_with_retries(
     if state is not None and state.unreachable:
         return Outcome(message.key, DEFERRED, 0, state.unreachable)
     error = None
-    connect_failures = 0
+    connect_failures = broken = 0
     for attempt in range(1, config.max_attempts + 1):
         await limiter.wait()
         try:
             await connection.send(message)
+            if state is not None:
+                state.broken_in_a_row = 0
             return Outcome(message.key, SENT, attempt)
         except Exception as exc:  # noqa: BLE001 - every failure is classified below
             kind = classify(exc)
@@ -320,8 +323,15 @@ async def _send_with_retries(
             if isinstance(kind, _Permanent):
                 return Outcome(message.key, FAILED, attempt, error)
             connect_failures += isinstance(exc, (aiosmtplib.SMTPConnectError, ConnectionRefusedError))
+            broken += not isinstance(exc, (aiosmtplib.SMTPResponseException, aiosmtplib.SMTPRecipientsRefused))
             if attempt < config.max_attempts:
                 await asyncio.sleep(backoff(attempt, config, rng))
     if state is not None and connect_failures == config.max_attempts:
         state.unreachable = f"not attempted: the mail server could not be reached ({error})"
+    elif state is not None and broken == config.max_attempts:
+        # A server that accepts connections and then stalls or hangs up on every message
+        # (a tarpit, a TLS mismatch) would otherwise cost timeout x attempts per digest.
+        state.broken_in_a_row += 1
+        if state.broken_in_a_row >= config.max_connections:
+            state.unreachable = f"not attempted: {state.broken_in_a_row} digests in a row failed at the connection ({error})"
     return Outcome(message.key, DEFERRED, config.max_attempts, error)

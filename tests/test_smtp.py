@@ -280,3 +280,49 @@ def test_deliver_fails_only_the_message_whose_address_cannot_be_sent(sink):
 
     assert outcomes["M001"] in {FAILED, DEFERRED}
     assert outcomes["M000"] == outcomes["M002"] == SENT
+
+
+def test_a_server_that_accepts_connections_but_never_answers_does_not_stall_the_run():
+    """A tarpit costs timeout x attempts for a few digests, then the rest are deferred untried."""
+    import socket
+    import threading
+    import time
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(64)
+    held: list[socket.socket] = []
+    done = threading.Event()
+
+    def accept_and_ignore() -> None:
+        listener.settimeout(0.1)
+        while not done.is_set():
+            try:
+                held.append(listener.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept_and_ignore, daemon=True)
+    thread.start()
+    try:
+        tarpit = SmtpConfig(
+            host="127.0.0.1",
+            port=listener.getsockname()[1],
+            tls="none",
+            timeout_s=0.2,
+            max_connections=2,
+            max_attempts=2,
+            backoff_base_s=0.01,
+        )
+        started = time.monotonic()
+        outcomes = asyncio.run(deliver(outgoing(40), tarpit))
+        elapsed = time.monotonic() - started
+    finally:
+        done.set()
+        thread.join()
+        for sock in held:
+            sock.close()
+        listener.close()
+    assert {o.state for o in outcomes} == {DEFERRED} and len(outcomes) == 40
+    assert sum(o.attempts == 0 for o in outcomes) >= 30  # most never tried
+    assert elapsed < 5  # 40 x 2 attempts x 0.2 s would be 16 s on one connection
