@@ -66,6 +66,8 @@ class TrainOptions:
 class Trained:
     estimator: Any
     card: dict[str, Any] = field(default_factory=dict)
+    # The validation rows (positions in the training set) and the validated model's predictions for them.
+    validation: tuple[np.ndarray, np.ndarray] = field(default_factory=lambda: (np.zeros(0, int), np.zeros(0)))
 
 
 def person_bucket(employee_id: pd.Series, buckets: int) -> np.ndarray:
@@ -167,7 +169,7 @@ def train(data: TrainingSet, options: TrainOptions, *, progress: Progress | None
         min(len(t), SELECTION_MAX_ROWS) for t, _ in splits
     )
     card["validation"]["rules_roc_auc"] = round(rules_auc(val_frame, y[val_idx], options.rule_weights), 4)
-    return Trained(estimator=final, card=card)
+    return Trained(estimator=final, card=card, validation=(val_idx, p_val))
 
 
 def rules_auc(frame: pd.DataFrame, y: np.ndarray, weights: RuleWeights) -> float:

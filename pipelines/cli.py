@@ -170,19 +170,10 @@ def ingest(
 
 
 def _ingest(settings: Any, folder: Path) -> Any:
-    from pipelines.ingest import IngestOptions, ingest_folder
+    from pipelines.ingest import ingest_folder, ingest_options
     from pipelines.store import open_store, utcnow
 
-    options = IngestOptions(
-        columns=settings.ingest.columns,
-        date_format=settings.ingest.date_format,
-        max_reject_share=settings.ingest.max_reject_share,
-        csv_delimiter=settings.ingest.csv_delimiter,
-        rating_min=settings.ingest.rating_min,
-        rating_max=settings.ingest.rating_max,
-        earliest_year=settings.ingest.earliest_year,
-        extra_columns=tuple(settings.ingest.extra_columns),
-    )
+    options = ingest_options(settings)
     with open_store(settings.store.path) as conn, _progress() as progress:
         task = progress.add_task("Ingesting", total=None)
 
@@ -529,28 +520,16 @@ def model_train() -> None:
 
 def _train(settings: Any) -> dict[str, Any]:
     from models.card import card_html
-    from models.dataset import training_set
     from models.persist import save
-    from models.train import TrainOptions, train
     from pipelines.store import open_store
-    from pipelines.weekly import rule_weights
+    from pipelines.training import train_from_store
 
-    m = settings.model
-    options = TrainOptions(
-        min_leavers=m.min_leavers,
-        validation_share=m.validation_share,
-        min_validation_leavers=m.min_validation_leavers,
-        threshold=m.threshold,
-        min_group_size=m.min_group_size,
-        protected_extra=tuple(m.protected_extra),
-        allow_protected=m.allow_protected,
-        rule_weights=rule_weights(settings),
-    )
     with open_store(settings.store.path) as conn, _progress() as progress:
         task = progress.add_task("Building snapshots", total=None)
-        data = training_set(conn, horizon_days=m.horizon_days, extras=tuple(settings.ingest.extra_columns))
-        trained = train(data, options, progress=lambda label: progress.update(task, description=label.capitalize()))
-    save(trained.estimator, trained.card, m.dir, card_html=card_html(trained.card))
+        _, trained = train_from_store(
+            conn, settings, progress=lambda label: progress.update(task, description=label.capitalize())
+        )
+    save(trained.estimator, trained.card, settings.model.dir, card_html=card_html(trained.card))
     return trained.card
 
 

@@ -31,6 +31,7 @@ from pipelines.contract import (
 )
 from pipelines.errors import IngestError
 from pipelines.readers import STAGE, Staged, quote_ident, stage_file
+from pipelines.settings import Settings
 from pipelines.store import fetch_one, fetch_value, transaction, utcnow
 
 Progress = Callable[[str, int, int], None]  # (file, files done, files total)
@@ -104,6 +105,21 @@ class DropFile:
     source: Source
     path: Path
     relative: str
+
+
+def ingest_options(settings: Settings) -> IngestOptions:
+    """The [ingest] section as options: one place, for the CLI and the flow alike."""
+    i = settings.ingest
+    return IngestOptions(
+        columns=i.columns,
+        date_format=i.date_format,
+        max_reject_share=i.max_reject_share,
+        csv_delimiter=i.csv_delimiter,
+        rating_min=i.rating_min,
+        rating_max=i.rating_max,
+        earliest_year=i.earliest_year,
+        extra_columns=tuple(i.extra_columns),
+    )
 
 
 def discover(folder: Path, conn: duckdb.DuckDBPyConnection) -> tuple[list[DropFile], list[str]]:

@@ -215,6 +215,18 @@ class ReportSettings(Section):
     min_group_size: int = Field(default=5, ge=2)
 
 
+class FlowSettings(Section):
+    """The Prefect flows (pipelines/flows.py): where the weekly flow ingests from, retries, promotion."""
+
+    # A drop folder the weekly flow ingests before scoring; unset: use what is in the store.
+    drop_dir: Path | None = None
+    # Retries of the I/O stages only (ingest, deliver), and the pause between them.
+    io_retries: int = Field(default=2, ge=0, le=10)
+    io_retry_delay_s: float = Field(default=30.0, ge=0)
+    # retrain promotes a new model unless the current one is better by more than this ROC-AUC.
+    promote_tolerance: float = Field(default=0.005, ge=0, le=0.5)
+
+
 class SmtpSettings(Section):
     """The mail server for SMTP delivery; the password only ever from the environment."""
 
@@ -259,6 +271,7 @@ class Settings(BaseSettings):
     delivery: DeliverySettings = Field(default_factory=DeliverySettings)
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)
     report: ReportSettings = Field(default_factory=ReportSettings)
+    flows: FlowSettings = Field(default_factory=FlowSettings)
 
     @model_validator(mode="after")
     def _flag_column_is_kept(self) -> Settings:

@@ -432,66 +432,99 @@ def plan_week(
 ) -> WeekPlan:
     """Features, stars, scores and selection for a week; reads the store, writes nothing."""
     step = progress or (lambda _label: None)
-    catalog, kinds = active_kinds(settings)
     step("features")
-    features = compute_features(conn, week.as_of)
-    extras = settings.ingest.extra_columns
-    attributes = attributes_frame(conn, extras) if extras else None
-    stars = stars_stage(features, settings, attributes)
+    features, attributes = features_stage(conn, settings, week)
     step("score")
-    scores = score_stage(features, settings, attributes, focus=stars)
+    stars, scores = scoring_stage(features, settings, attributes)
     step("select")
+    return selection_stage(conn, settings, week, features, stars, scores)
+
+
+def features_stage(
+    conn: duckdb.DuckDBPyConnection, settings: Settings, week: IsoWeek
+) -> tuple[Features, pd.DataFrame | None]:
+    """Point-in-time features for the week, and the configured extra HRIS columns."""
+    extras = settings.ingest.extra_columns
+    return compute_features(conn, week.as_of), (attributes_frame(conn, extras) if extras else None)
+
+
+def scoring_stage(
+    features: Features, settings: Settings, attributes: pd.DataFrame | None
+) -> tuple[np.ndarray, Scores]:
+    """Who the stars are, then risk for everyone and drivers for the stars."""
+    stars = stars_stage(features, settings, attributes)
+    return stars, score_stage(features, settings, attributes, focus=stars)
+
+
+def selection_stage(
+    conn: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    week: IsoWeek,
+    features: Features,
+    stars: np.ndarray,
+    scores: Scores,
+) -> WeekPlan:
+    catalog, kinds = active_kinds(settings)
     selection = select_stage(conn, features, scores, stars, kinds, settings, week)
     return WeekPlan(week, catalog, features, scores, stars, selection, threshold_for(scores, settings))
 
 
-def run_week(
-    conn: duckdb.DuckDBPyConnection,
-    settings: Settings,
-    week: IsoWeek,
-    *,
-    progress: Progress | None = None,
-) -> WeeklyReport:
-    """Score, select, render, enqueue and deliver one ISO week; safe to re-run."""
-    step = progress or (lambda _label: None)
+def start_run(conn: duckdb.DuckDBPyConnection, week: IsoWeek) -> WeeklyReport:
+    """Check there is something to score and record that a run of the week began."""
     if not fetch_value(conn, "select count(*) from employees"):
         raise StoreError("the store holds no employees yet: run `retention ingest DIR` (or `retention demo`) first")
     report = WeeklyReport(run_id=uuid.uuid4().hex, week=str(week))
     conn.execute(
         "insert into runs values (?, 'weekly', ?, ?, null, 'running', null)", [report.run_id, str(week), utcnow()]
     )
-    try:
-        plan = plan_week(conn, settings, week, progress=step)
-        features, scores, stars, selection = plan.features, plan.scores, plan.stars, plan.selection
-        step("render")
-        already = queued_managers(conn, str(week))
-        report.digests_existing = len(already & set(selection.by_recipient()))
-        digests, report.digests_skipped = render_stage(
-            conn, selection, plan.catalog, settings, week, already_queued=already, threshold=plan.threshold
-        )
-        step("enqueue")
-        report.digests_new = enqueue_stage(
-            conn,
-            digests,
-            selection,
-            settings,
-            week=week,
-            managers=current_managers(conn),
-            stats=week_stats(features, scores, stars, plan.threshold),
-        )
-        step("deliver")
-        files: FilesReport | None = None
-        if settings.delivery.mode == "files":
-            files = deliver_files(conn, str(week), settings.delivery.outbox_dir)
-        else:
-            sent = send_pending(conn, settings, week=str(week))
-            report.delivery = dict(sent.states)
-        _summarise(conn, report, features, scores, stars, selection, settings, files)
-        step("report")
-        report.hr_summary = str(write_report(conn, plan, settings).html_path)
-    except BaseException:
-        conn.execute("update runs set status = 'failed', finished_at = ? where run_id = ?", [utcnow(), report.run_id])
-        raise
+    return report
+
+
+def render_week(
+    conn: duckdb.DuckDBPyConnection, plan: WeekPlan, settings: Settings, report: WeeklyReport
+) -> list[Digest]:
+    already = queued_managers(conn, str(plan.week))
+    report.digests_existing = len(already & set(plan.selection.by_recipient()))
+    digests, report.digests_skipped = render_stage(
+        conn, plan.selection, plan.catalog, settings, plan.week, already_queued=already, threshold=plan.threshold
+    )
+    return digests
+
+
+def enqueue_week(
+    conn: duckdb.DuckDBPyConnection, plan: WeekPlan, digests: list[Digest], settings: Settings, report: WeeklyReport
+) -> None:
+    report.digests_new = enqueue_stage(
+        conn,
+        digests,
+        plan.selection,
+        settings,
+        week=plan.week,
+        managers=current_managers(conn),
+        stats=week_stats(plan.features, plan.scores, plan.stars, plan.threshold),
+    )
+
+
+def deliver_week(
+    conn: duckdb.DuckDBPyConnection, settings: Settings, week: IsoWeek, report: WeeklyReport
+) -> FilesReport | None:
+    """Files mode writes the week's outbox folder; SMTP mode sends what is waiting for the week."""
+    if settings.delivery.mode == "files":
+        return deliver_files(conn, str(week), settings.delivery.outbox_dir)
+    report.delivery = dict(send_pending(conn, settings, week=str(week)).states)
+    return None
+
+
+def finish_run(
+    conn: duckdb.DuckDBPyConnection,
+    plan: WeekPlan,
+    settings: Settings,
+    report: WeeklyReport,
+    files: FilesReport | None,
+) -> WeeklyReport:
+    """Counts, the HR summary, and the run marked completed."""
+    _summarise(conn, report, plan.features, plan.scores, plan.stars, plan.selection, settings, files)
+    report.hr_summary = str(write_report(conn, plan, settings).html_path)
     conn.execute(
         "update runs set status = 'completed', finished_at = ?, summary = ? where run_id = ?",
         [utcnow(), report.as_json(), report.run_id],
@@ -502,6 +535,38 @@ def run_week(
         report.digests_new, report.digests_existing, report.nudges,
     )
     return report
+
+
+def fail_run(conn: duckdb.DuckDBPyConnection, report: WeeklyReport) -> None:
+    conn.execute("update runs set status = 'failed', finished_at = ? where run_id = ?", [utcnow(), report.run_id])
+
+
+def run_week(
+    conn: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    week: IsoWeek,
+    *,
+    progress: Progress | None = None,
+) -> WeeklyReport:
+    """Score, select, render, enqueue and deliver one ISO week; safe to re-run.
+
+    The Prefect flow (pipelines/flows.py) runs the same stages as tasks.
+    """
+    step = progress or (lambda _label: None)
+    report = start_run(conn, week)
+    try:
+        plan = plan_week(conn, settings, week, progress=step)
+        step("render")
+        digests = render_week(conn, plan, settings, report)
+        step("enqueue")
+        enqueue_week(conn, plan, digests, settings, report)
+        step("deliver")
+        files = deliver_week(conn, settings, week, report)
+        step("report")
+        return finish_run(conn, plan, settings, report, files)
+    except BaseException:
+        fail_run(conn, report)
+        raise
 
 
 def _summarise(

@@ -1,0 +1,177 @@
+"""The Prefect flows under Prefect's own test harness: stages as tasks, artifacts, failure and rerun, retrain."""
+
+from __future__ import annotations
+
+import csv
+import importlib
+import io
+import json
+import os
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import TODAY, WEEK, tiny_org, write_drop
+
+ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="session", autouse=True)
+def harness() -> Iterator[None]:
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+
+
+def write_config(folder: Path, **sections: dict[str, object]) -> Path:
+    """A retention.toml for one test: everything under `folder`."""
+    base: dict[str, dict[str, object]] = {
+        "store": {"path": str(folder / "retention.duckdb")},
+        "delivery": {"outbox_dir": str(folder / "outbox")},
+        "report": {"dir": str(folder / "reports")},
+        "model": {"dir": str(folder / "model")},
+        "flows": {"drop_dir": str(folder / "drop"), "io_retries": 0, "io_retry_delay_s": 0},
+    }
+    for name, values in sections.items():
+        base.setdefault(name, {}).update(values)
+    lines = []
+    for name, values in base.items():
+        lines.append(f"[{name}]")
+        lines += [f"{k} = {json.dumps(v)}" for k, v in values.items()]
+    path = folder / "retention.toml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def personal_values() -> set[str]:
+    rows = csv.DictReader(io.StringIO(tiny_org(TODAY)["employees.csv"]))
+    return {v for r in rows for v in (r["name"], r["email"]) if v}
+
+
+async def artifacts_of(flow_run_id: object) -> list[object]:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+
+    async with get_client() as client:
+        return await client.read_artifacts(
+            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id]))
+        )
+
+
+def outbox_rows(path: Path) -> list[tuple[str, str]]:
+    from pipelines.store import open_store
+
+    with open_store(path, read_only=True) as conn:
+        return conn.execute("select week, manager_id from outbox order by 1, 2").fetchall()
+
+
+def test_the_weekly_flow_completes_and_leaves_artifacts_without_personal_data(tmp_path):
+    import asyncio
+
+    from pipelines.flows import weekly_digest
+
+    write_drop(tmp_path / "drop", tiny_org(TODAY))
+    config = write_config(tmp_path)
+    state = weekly_digest(week=WEEK, config_path=str(config), return_state=True)
+    assert state.is_completed(), state.message
+    assert state.result()["digests_new"] > 0
+    found = asyncio.run(artifacts_of(state.state_details.flow_run_id))
+    assert {a.type for a in found} == {"markdown", "table"}
+    text = "\n".join(str(a.data) for a in found)
+    assert "Weekly digest" in text and "nudges" in text
+    for value in personal_values():
+        assert value not in text, value
+
+
+def test_a_failing_stage_fails_the_flow_and_a_rerun_completes_without_duplicates(tmp_path):
+    from pipelines.flows import weekly_digest
+
+    write_drop(tmp_path / "drop", tiny_org(TODAY))
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the outbox folder should be", encoding="utf-8")
+    broken = write_config(tmp_path, delivery={"outbox_dir": str(blocker)})
+    failed = weekly_digest(week=WEEK, config_path=str(broken), return_state=True)
+    assert failed.is_failed()
+    assert "outbox folder" in str(failed.message) or "outbox folder" in repr(failed.result(raise_on_failure=False))
+    queued = outbox_rows(tmp_path / "retention.duckdb")
+    assert queued  # the stages before delivery had done their work
+
+    fixed = write_config(tmp_path)
+    again = weekly_digest(week=WEEK, config_path=str(fixed), return_state=True)
+    assert again.is_completed(), again.message
+    assert outbox_rows(tmp_path / "retention.duckdb") == queued  # nothing added twice
+    assert list((tmp_path / "outbox" / WEEK).glob("*.eml"))
+
+
+def test_a_second_run_of_the_same_week_in_the_same_process_is_refused(tmp_path):
+    from pipelines.flows import _one_run_per_week, weekly_digest
+
+    write_drop(tmp_path / "drop", tiny_org(TODAY))
+    config = write_config(tmp_path)
+    with _one_run_per_week(WEEK):
+        state = weekly_digest(week=WEEK, config_path=str(config), return_state=True)
+    assert state.is_failed()
+    assert not (tmp_path / "retention.duckdb").exists() or not outbox_rows(tmp_path / "retention.duckdb")
+
+
+@pytest.fixture(scope="module")
+def history(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A synthetic org with enough history to train on."""
+    from pipelines.synthetic import SynthSpec, generate
+
+    folder = tmp_path_factory.mktemp("history")
+    generate(SynthSpec(employees=400, months=18, seed=1, end=date(2026, 6, 28)), folder / "drop")
+    return folder
+
+
+def test_retrain_promotes_a_first_model_and_says_why(history, tmp_path):
+    from pipelines.flows import retrain
+    from pipelines.ingest import ingest_folder, ingest_options
+    from pipelines.settings import load_settings
+    from pipelines.store import open_store
+
+    config = write_config(tmp_path, flows={"drop_dir": str(history / "drop")})
+    settings = load_settings(config)
+    with open_store(settings.store.path) as conn:
+        ingest_folder(conn, history / "drop", ingest_options(settings))
+    state = retrain(config_path=str(config), return_state=True)
+    assert state.is_completed(), state.message
+    assert state.result()["promoted"] is True and "no usable current model" in state.result()["reason"]
+    assert (tmp_path / "model" / "model.skops").is_file()
+
+
+def test_retrain_refuses_to_promote_a_model_worse_than_the_current_one(history, tmp_path):
+    from pipelines.flows import retrain
+
+    test_retrain_promotes_a_first_model_and_says_why(history, tmp_path)
+    card_path = tmp_path / "model" / "card.json"
+    card = json.loads(card_path.read_text(encoding="utf-8"))
+    card["validation"]["roc_auc"] = 0.99  # the current model, as its card describes it, is far better
+    card_path.write_text(json.dumps(card), encoding="utf-8")
+    model_before = (tmp_path / "model" / "model.skops").read_bytes()
+
+    state = retrain(config_path=str(tmp_path / "retention.toml"), return_state=True)
+    assert state.is_completed(), state.message
+    assert state.result()["promoted"] is False and "kept the current model" in state.result()["reason"]
+    assert (tmp_path / "model" / "model.skops").read_bytes() == model_before
+
+
+def test_prefect_yaml_deploys_both_flows_on_their_schedules():
+    spec = yaml.safe_load((ROOT / "prefect.yaml").read_text(encoding="utf-8"))
+    deployments = {d["name"]: d for d in spec["deployments"]}
+    assert set(deployments) == {"weekly-digest", "retrain"}
+    assert deployments["weekly-digest"]["schedules"][0]["cron"] == "0 7 * * 1"
+    assert deployments["retrain"]["schedules"][0]["cron"].endswith("1 * *")  # monthly
+    for deployment in deployments.values():
+        assert deployment["work_pool"]["name"] == "retention"
+        assert deployment["schedules"][0]["timezone"]
+        path, name = deployment["entrypoint"].split(":")
+        module = importlib.import_module(path.removesuffix(".py").replace("/", "."))
+        flow = getattr(module, name)
+        assert flow.name == deployment["name"]
