@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import os
 import time
 from collections.abc import Callable
 from datetime import date
@@ -228,19 +229,49 @@ def _print_ingest(report: Any) -> None:
 @handles_errors
 def run(
     week: Annotated[str | None, typer.Option(help="ISO week such as 2026-W05; default: the current week.")] = None,
+    direct: Annotated[
+        bool, typer.Option("--direct", help="Run the same stages without Prefect (no flow run, no artifacts).")
+    ] = False,
 ) -> None:
-    """Score, select nudges, render digests and write the outbox for one week."""
+    """Run the weekly flow for one week: score, select nudges, render, queue, deliver, report."""
     settings = _settings()
-    report = _run_week(settings, week)
+    report = _run_week(settings, week, direct=direct)
     _print_week(report)
 
 
-def _run_week(settings: Any, week_text: str | None) -> Any:
-    from pipelines.store import open_store
-    from pipelines.weekly import run_week
+def _prefect_environment() -> None:
+    """Defaults that make a local, serverless Prefect run work on a small machine with no network."""
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    if not logging.getLogger().handlers:  # without --verbose, Prefect's own log lines stay quiet
+        os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+
+
+def _run_week(settings: Any, week_text: str | None, *, direct: bool = False) -> Any:
     from pipelines.weeks import IsoWeek
 
     week = IsoWeek.parse(week_text) if week_text else IsoWeek.containing(date.today())
+    if direct:
+        return _run_week_direct(settings, week)
+    _prefect_environment()
+    err_console.print(
+        f"Week {week}: running the weekly-digest flow with a temporary local Prefect API (a few seconds; the"
+        " first run on a machine also sets up Prefect's database, which can take a minute)...",
+        style="dim",
+        highlight=False,
+    )
+    from pipelines.flows import weekly_digest
+
+    state = weekly_digest(
+        week=str(week), config_path=str(_State.config) if _State.config else None, return_state=True
+    )
+    return state.result()  # re-raises the stage's own error when the flow failed
+
+
+def _run_week_direct(settings: Any, week: Any) -> Any:
+    from pipelines.store import open_store
+    from pipelines.weekly import run_week
+
     stages = ["features", "score", "select", "render", "enqueue", "deliver", "report"]
     with open_store(settings.store.path) as conn, _progress() as progress:
         task = progress.add_task(f"Week {week}", total=len(stages))

@@ -139,7 +139,7 @@ def _io(t: Any, settings: Settings) -> Any:
 
 
 @flow(name="weekly-digest", log_prints=False)
-def weekly_digest(week: str | None = None, config_path: str | None = None) -> dict[str, Any]:
+def weekly_digest(week: str | None = None, config_path: str | None = None) -> WeeklyReport:
     """Ingest -> features -> score -> select -> render -> enqueue -> deliver -> report, for one ISO week."""
     settings = load_settings(Path(config_path) if config_path else None)
     iso = IsoWeek.parse(week) if week else IsoWeek.containing(date.today())
@@ -162,7 +162,7 @@ def weekly_digest(week: str | None = None, config_path: str | None = None) -> di
         "week %s: %d digests queued, %d nudges, scored with %s", report.week, report.digests_new, report.nudges,
         report.score_method,
     )
-    return {"week": report.week, "digests_new": report.digests_new, "nudges": report.nudges}
+    return report
 
 
 class _WeekBusy(StoreLockedError):

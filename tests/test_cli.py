@@ -19,6 +19,8 @@ from pipelines.cli import app
 from tests.conftest import tiny_org, write_drop
 
 runner = CliRunner()
+# `retention run` and `retention demo` go through the Prefect flow: Prefect's test harness serves them.
+flows = pytest.mark.usefixtures("prefect_harness")
 
 
 def commands(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], click.Command]]:
@@ -64,17 +66,20 @@ def test_ingest_of_a_missing_folder_names_it(in_tmp):
     assert "drop folder nowhere does not exist" in result.output
 
 
+@flows
 def test_run_before_any_ingest_explains_itself(in_tmp):
     result = runner.invoke(app, ["run", "--week", "2026-W48"])
     assert result.exit_code == 1
     assert "run `retention ingest DIR`" in result.output
 
 
+@flows
 def test_run_with_a_malformed_week_says_what_a_week_looks_like(in_tmp):
     result = runner.invoke(app, ["run", "--week", "48"])
     assert result.exit_code == 1 and "ISO week like 2026-W05" in result.output
 
 
+@flows
 def test_ingest_then_run_writes_the_outbox(in_tmp):
     write_drop(in_tmp / "drop", tiny_org())
     assert runner.invoke(app, ["ingest", "drop"]).exit_code == 0
@@ -84,6 +89,7 @@ def test_ingest_then_run_writes_the_outbox(in_tmp):
 
 
 @pytest.mark.slow
+@flows
 def test_demo_writes_one_parseable_digest_per_manager_with_nudges(in_tmp, caplog):
     caplog.set_level(logging.DEBUG)
     result = runner.invoke(app, ["demo", "--employees", "300", "--months", "6"])
@@ -114,6 +120,7 @@ def test_demo_writes_one_parseable_digest_per_manager_with_nudges(in_tmp, caplog
 
 
 @pytest.mark.slow
+@flows
 def test_running_the_demo_twice_sends_nothing_twice(in_tmp):
     assert runner.invoke(app, ["demo", "--employees", "200"]).exit_code == 0
     before = {p: p.read_bytes() for p in (in_tmp / "outbox").rglob("*.eml")}
@@ -128,6 +135,7 @@ SECTIONS = ("This week:", "Ask them:", "What we noticed:", "Why it matters:")
 
 
 @pytest.mark.slow
+@flows
 def test_the_default_demo_digests_have_every_section_filled_and_an_hr_summary(in_tmp):
     result = runner.invoke(app, ["demo"])
     assert result.exit_code == 0, result.output
@@ -147,6 +155,7 @@ def test_the_default_demo_digests_have_every_section_filled_and_an_hr_summary(in
     assert list((in_tmp / "reports").rglob("hr-summary.html"))
 
 
+@flows
 def test_the_demo_refuses_a_store_holding_other_data(in_tmp):
     write_drop(in_tmp / "real", tiny_org())
     assert runner.invoke(app, ["ingest", "real"]).exit_code == 0

@@ -6,8 +6,6 @@ import csv
 import importlib
 import io
 import json
-import os
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
@@ -20,13 +18,9 @@ ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="session", autouse=True)
-def harness() -> Iterator[None]:
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    from prefect.testing.utilities import prefect_test_harness
-
-    with prefect_test_harness(server_startup_timeout=120):
-        yield
+@pytest.fixture(autouse=True)
+def _harness(prefect_harness: None) -> None:
+    """Every test here runs flows."""
 
 
 def write_config(folder: Path, **sections: dict[str, object]) -> Path:
@@ -80,7 +74,7 @@ def test_the_weekly_flow_completes_and_leaves_artifacts_without_personal_data(tm
     config = write_config(tmp_path)
     state = weekly_digest(week=WEEK, config_path=str(config), return_state=True)
     assert state.is_completed(), state.message
-    assert state.result()["digests_new"] > 0
+    assert state.result().digests_new > 0
     found = asyncio.run(artifacts_of(state.state_details.flow_run_id))
     assert {a.type for a in found} == {"markdown", "table"}
     text = "\n".join(str(a.data) for a in found)

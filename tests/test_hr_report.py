@@ -61,7 +61,7 @@ def test_no_group_smaller_than_the_minimum_is_shown(conn, drop, tmp_path):
 def test_retention_report_writes_a_weeks_summary_from_a_read_only_store(in_tmp):
     write_drop(in_tmp / "drop", tiny_org())
     assert runner.invoke(app, ["ingest", "drop"]).exit_code == 0
-    assert runner.invoke(app, ["run", "--week", WEEK]).exit_code == 0
+    assert runner.invoke(app, ["run", "--week", WEEK, "--direct"]).exit_code == 0
     (in_tmp / "reports").rename(in_tmp / "first")
     result = runner.invoke(app, ["report", "--week", WEEK])
     assert result.exit_code == 0, result.output

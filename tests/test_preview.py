@@ -49,7 +49,7 @@ def test_the_comparison_names_who_is_newly_included_dropped_or_changed():
 def store(in_tmp: Path) -> Path:
     write_drop(in_tmp / "drop", tiny_org())
     assert runner.invoke(app, ["ingest", "drop"]).exit_code == 0
-    assert runner.invoke(app, ["run", "--week", WEEK]).exit_code == 0
+    assert runner.invoke(app, ["run", "--week", WEEK, "--direct"]).exit_code == 0
     return in_tmp / "retention.duckdb"
 
 
