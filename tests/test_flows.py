@@ -169,3 +169,20 @@ def test_prefect_yaml_deploys_both_flows_on_their_schedules():
         module = importlib.import_module(path.removesuffix(".py").replace("/", "."))
         flow = getattr(module, name)
         assert flow.name == deployment["name"]
+
+
+def test_nothing_but_the_flows_module_imports_prefect():
+    import subprocess
+    import sys
+
+    code = (
+        "import importlib, pkgutil, sys\n"
+        "import pipelines, models, nudges\n"
+        "for pkg in (pipelines, models, nudges):\n"
+        "    for m in pkgutil.walk_packages(pkg.__path__, pkg.__name__ + '.'):\n"
+        "        if m.name != 'pipelines.flows':\n"
+        "            importlib.import_module(m.name)\n"
+        "print('prefect' in sys.modules)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
+    assert result.stdout.strip() == "False"
