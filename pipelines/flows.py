@@ -29,7 +29,7 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
-from models.card import card_html
+from models.card import card_html, card_lines
 from models.dataset import TrainingSet
 from models.features import Features
 from models.persist import save
@@ -43,7 +43,6 @@ from pipelines.settings import Settings, load_settings
 from pipelines.store import open_store
 from pipelines.training import (
     Promotion,
-    card_summary,
     compare_with_current,
     train_from_store,
 )
@@ -248,9 +247,10 @@ def retrain(config_path: str | None = None) -> dict[str, Any]:
     decision = evaluate_task(data, trained, settings)
     if decision.promote:
         promote_task(trained, settings)
+    rows = "\n".join(f"| {label} | {value} |" for label, value in card_lines(trained.card))
     create_markdown_artifact(
         markdown=f"# Retrain\n\n**{'Promoted' if decision.promote else 'Not promoted'}.** {decision.reason}\n\n"
-        f"New model: {card_summary(trained.card)}\n",
+        f"## The new model's card\n\n| | |\n|---|---|\n{rows}\n",
         key="retrain",
         description="The new model's card and the promotion decision",
     )

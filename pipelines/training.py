@@ -8,7 +8,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import duckdb
 import numpy as np
@@ -90,12 +89,4 @@ def compare_with_current(data: TrainingSet, trained: Trained, model_dir: Path, *
         f"{verdict}: new {new_auc:.3f} vs current {current_auc:.3f} on {basis}, tolerance {tolerance:g}",
         new_auc,
         current_auc,
-    )
-
-
-def card_summary(card: dict[str, Any]) -> str:
-    validation = card.get("validation", {})
-    return (
-        f"{card.get('estimator')} {card.get('version')}: ROC-AUC {validation.get('roc_auc')},"
-        f" PR-AUC {validation.get('pr_auc')}, Brier {validation.get('brier')}"
     )

@@ -138,6 +138,10 @@ def test_retrain_promotes_a_first_model_and_says_why(history, tmp_path):
     assert state.is_completed(), state.message
     assert state.result()["promoted"] is True and "no usable current model" in state.result()["reason"]
     assert (tmp_path / "model" / "model.skops").is_file()
+    import asyncio
+
+    (artifact,) = asyncio.run(artifacts_of(state.state_details.flow_run_id))
+    assert "Promoted" in str(artifact.data) and "validation ROC-AUC" in str(artifact.data)
 
 
 def test_retrain_refuses_to_promote_a_model_worse_than_the_current_one(history, tmp_path):
