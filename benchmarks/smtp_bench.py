@@ -55,11 +55,12 @@ if str(ROOT) not in sys.path:
 import aiosmtplib  # noqa: E402
 import pyarrow as pa  # noqa: E402
 
+from nudges.outbox import enqueue_table  # noqa: E402
 from nudges.render import Digest, Identity, build_message  # noqa: E402
 from pipelines.ingest import IngestOptions, ingest_folder  # noqa: E402
 from pipelines.sending import envelope_address, send_pending  # noqa: E402
 from pipelines.settings import Settings  # noqa: E402
-from pipelines.store import connect, utcnow  # noqa: E402
+from pipelines.store import connect  # noqa: E402
 from pipelines.weekly import run_week  # noqa: E402
 from pipelines.weeks import IsoWeek  # noqa: E402
 from tests.conftest import TODAY, WEEK, tiny_org, write_drop  # noqa: E402
@@ -168,13 +169,7 @@ def fill_store(path: Path, messages: list[Wire]) -> None:
                 "nudge_count": pa.array([1] * len(messages), type=pa.int32()),
             }
         )
-        conn.register("_bench", batch)
-        conn.execute(
-            "insert into outbox (week, manager_id, message_id, recipient, subject, message, html, nudge_count,"
-            " state, created_at, attempts) select *, 'queued', ?, 0 from _bench",
-            [utcnow()],
-        )
-        conn.unregister("_bench")
+        enqueue_table(conn, batch)
     finally:
         conn.close()
 

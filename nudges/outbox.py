@@ -53,7 +53,6 @@ def enqueue(conn: duckdb.DuckDBPyConnection, messages: Sequence[tuple[Digest, Em
     """
     if not messages:
         return 0
-    now = utcnow()
     batch = pa.table(
         {
             "week": [d.week for d, _ in messages],
@@ -66,13 +65,19 @@ def enqueue(conn: duckdb.DuckDBPyConnection, messages: Sequence[tuple[Digest, Em
             "nudge_count": pa.array([d.nudge_count for d, _ in messages], type=pa.int32()),
         }
     )
+    return enqueue_table(conn, batch)
+
+
+def enqueue_table(conn: duckdb.DuckDBPyConnection, batch: pa.Table) -> int:
+    """Queue prepared rows (week, manager_id, message_id, recipient, subject, message bytes, html,
+    nudge_count, in that order) unless their (week, manager) is there; returns how many were added."""
     before = fetch_value(conn, "select count(*) from outbox")
     conn.register("_outbox_batch", batch)
     try:
         conn.execute(
             "insert into outbox (week, manager_id, message_id, recipient, subject, message, html, nudge_count,"
             " state, created_at) select *, 'queued', ? from _outbox_batch on conflict do nothing",
-            [now],
+            [utcnow()],
         )
     finally:
         conn.unregister("_outbox_batch")

@@ -27,10 +27,11 @@ import duckdb
 import pyarrow as pa
 import pytest
 
+from nudges.outbox import enqueue_table
 from pipelines.ingest import IngestOptions, ingest_folder
 from pipelines.sending import CLAIM_SIZE, retry_failed, send_pending
 from pipelines.settings import Settings
-from pipelines.store import connect, utcnow
+from pipelines.store import connect
 from pipelines.weekly import run_week
 from pipelines.weeks import IsoWeek
 from tests.conftest import TODAY, WEEK, tiny_org, write_drop
@@ -314,13 +315,7 @@ def _fan_out(conn: duckdb.DuckDBPyConnection, total: int) -> None:
             "nudge_count": pa.array([1] * len(ids), type=pa.int32()),
         }
     )
-    conn.register("_fan_out", batch)
-    conn.execute(
-        "insert into outbox (week, manager_id, message_id, recipient, subject, message, html, nudge_count,"
-        " state, created_at, attempts) select *, 'queued', ?, 0 from _fan_out",
-        [utcnow()],
-    )
-    conn.unregister("_fan_out")
+    assert enqueue_table(conn, batch) == len(ids)
 
 
 def _lines(path: Path) -> list[str]:
