@@ -30,7 +30,7 @@ from pipelines.contract import (
     Source,
 )
 from pipelines.errors import IngestError
-from pipelines.readers import STAGE, Staged, quote_ident, stage_file
+from pipelines.readers import STAGE, NeedsExactRead, Staged, quote_ident, stage_file
 from pipelines.settings import Settings
 from pipelines.store import fetch_one, fetch_value, transaction, utcnow
 
@@ -176,28 +176,50 @@ def ingest_folder(
     progress: Progress | None = None,
 ) -> IngestReport:
     """Load every changed file of `folder`, all or nothing."""
-    report = IngestReport(run_id=run_id or uuid.uuid4().hex)
+    run_id = run_id or uuid.uuid4().hex
+    exact: set[Path] = set()
+    while True:
+        try:
+            return _ingest_once(conn, folder, options, run_id=run_id, progress=progress, exact=exact)
+        except NeedsExactRead as retry:
+            # Rolled back: DuckDB could not read that CSV as a whole. Start again, reading it line by line.
+            if retry.path in exact:
+                raise IngestError(f"{retry.path.name}: the file cannot be read") from None
+            exact.add(retry.path)
+
+
+def _ingest_once(
+    conn: duckdb.DuckDBPyConnection,
+    folder: Path,
+    options: IngestOptions,
+    *,
+    run_id: str,
+    progress: Progress | None,
+    exact: set[Path],
+) -> IngestReport:
+    report = IngestReport(run_id=run_id)
     with transaction(conn):
         files, report.ignored = discover(folder, conn)
         for done, drop in enumerate(files):
             if progress:
                 progress(drop.relative, done, len(files))
-            report.files.append(_ingest_file(conn, drop, options, run_id=report.run_id))
+            report.files.append(_ingest_file(conn, drop, options, run_id=run_id, exact=drop.path in exact))
         if progress:
             progress("", len(files), len(files))
-        conn.execute(f"drop table if exists {STAGE}")
-        conn.execute("drop table if exists _checked")
+        conn.execute(f"drop view if exists {STAGE}")
+        for table in ("_stage_raw", "_rejects", "_rejects_scan", "_checked"):
+            conn.execute(f"drop table if exists {table}")
     return report
 
 
 def _ingest_file(
-    conn: duckdb.DuckDBPyConnection, drop: DropFile, options: IngestOptions, *, run_id: str
+    conn: duckdb.DuckDBPyConnection, drop: DropFile, options: IngestOptions, *, run_id: str, exact: bool
 ) -> FileReport:
     sha = file_sha256(drop.path)
     previous = fetch_value(conn, "select sha256 from ingested_files where path = ?", [drop.relative])
     if previous == sha:
         return FileReport(drop.relative, drop.source.name, "unchanged")
-    staged = stage_file(conn, drop.path, display=drop.relative, delimiter=options.csv_delimiter)
+    staged = stage_file(conn, drop.path, display=drop.relative, delimiter=options.csv_delimiter, exact=exact)
     mapping = _map_headers(drop, staged, options.columns.get(drop.source.name, {}))
     _check(conn, drop.source, mapping, options)
     counts = _replace(conn, drop, staged, run_id=run_id)
@@ -305,15 +327,21 @@ def _check(
 ) -> None:
     """Build `_checked`: typed columns plus the first reason (if any) each row is bad."""
     has_format = options.date_format is not None
+    raws: list[str] = []  # each column's trimmed text, once
+    parses: list[str] = []  # each date or number column parsed, once
     typed: list[str] = []
     checks: list[tuple[str, str, str]] = []  # (condition, reason, column)
-    for col in source.columns:
-        raw = _text(mapping, col)
+    raw_of: dict[str, str] = {}
+    for i, col in enumerate(source.columns):
+        raw = f"_r{i}"
+        raws.append(f"{_text(mapping, col)} as {raw}")
+        raw_of[col.name] = raw
         name = quote_ident(col.name)
         if col.required and not col.allow_empty:
             checks.append((f"{raw} is null", MISSING.format(col=col.name), col.name))
         if col.kind in (Kind.DATE, Kind.TIMESTAMP):
-            parsed = _date_expr(raw, col.kind, has_format)
+            parsed = f"_p{i}"
+            parses.append(f"{_date_expr(raw, col.kind, has_format)} as {parsed}")
             typed.append(f"{parsed} as {name}")
             checks.append((f"{raw} is not null and {parsed} is null", NOT_A_DATE.format(col=col.name), col.name))
             latest = "$latest_plan" if source is EMPLOYEES else "$latest_event"
@@ -325,7 +353,8 @@ def _check(
                 )
             )
         elif col.kind in (Kind.NUMBER, Kind.INTEGER):
-            parsed = f"try_cast({raw} as double)"
+            parsed = f"_p{i}"
+            parses.append(f"try_cast({raw} as double) as {parsed}")
             checks.append((f"{raw} is not null and ({parsed} is null or isnan({parsed}) or isinf({parsed}))",
                            NOT_A_NUMBER.format(col=col.name), col.name))
             if col.kind is Kind.INTEGER:
@@ -362,58 +391,84 @@ def _check(
             )
         else:
             typed.append(f"{raw} as {name}")
-    reason = "case " + " ".join(f"when {c} then '{r}'" for c, r, _ in checks) + " end"
-    column = "case " + " ".join(f"when {c} then '{n}'" for c, _, n in checks) + " end"
-    value = "case " + " ".join(
-        f"when {c} then " + ("null" if source.column(n).sensitive else _text(mapping, source.column(n)))
-        for c, _, n in checks
+    # One pass: the first failing value check as a number, then the relational checks
+    # on the typed columns (a later UPDATE per rule would rewrite the table each time).
+    # Every check evaluated as a list, the first true one wins: much faster in DuckDB than a long CASE.
+    first_bad = "nullif(list_position([" + ", ".join(f"({c})" for c, _, _ in checks) + "], true), 0)"
+    bad_value = "case _bad " + " ".join(
+        f"when {i} then " + ("null" if source.column(n).sensitive else raw_of[n])
+        for i, (_, _, n) in enumerate(checks, start=1)
     ) + " end"
+    rules = _relational_rules(source)
+    reasons = [r for _, r, _ in checks] + [r for _, r, _, _ in rules]
+    columns = [n for _, _, n in checks] + [n for _, _, n, _ in rules]
+    codes = {rule: len(checks) + i for i, rule in enumerate(rules, start=1)}
+    pre = [(cond, codes[rule]) for rule in rules if (cond := rule[0]) and rule[1] == EXIT_BEFORE_HIRE]
+    post = [(rule[0], codes[rule]) for rule in rules if rule[1] != EXIT_BEFORE_HIRE and not rule[1].startswith("duplicate")]
+    dup_code = next(codes[rule] for rule in rules if rule[1].startswith("duplicate"))
+    pre_code = "coalesce(_bad" + "".join(f", case when {c} then {k} end" for c, k in pre) + ")"
+    key = ", ".join(quote_ident(k) for k in source.key)
+    code = (
+        f"coalesce(_pre, case when _line in (select _line from dups) then {dup_code} end"
+        + "".join(f", case when {c} then {k} end" for c, k in post)
+        + ")"
+    )
+    value = "case " + " ".join(
+        [f"when _code = {k} then {rule[3]}" for rule, k in codes.items()] + ["when _code = _bad then _bad_value"]
+    ) + " end"
+    names = ", ".join(quote_ident(c.name) for c in source.columns)
     params: dict[str, object] = {
         "earliest": date(options.earliest_year, 1, 1),
         "latest_event": options.today + timedelta(days=1),
         "latest_plan": options.today + timedelta(days=366),
         "email_pattern": EMAIL_PATTERN,
         "id_pattern": ID_PATTERN,
+        "reasons": reasons,
+        "columns": columns,
     }
     if has_format:
         params["date_format"] = options.date_format
     sql = (
-        f"create or replace temp table _checked as select _line, {', '.join(typed)},"
-        f" {reason} as _reason, {column} as _column, left({value}, 200) as _value from {STAGE}"
+        f"create or replace temp table _checked as with"
+        f" raws as (select _line, {', '.join(raws)} from {STAGE}),"
+        f" parsed as (select *{''.join(', ' + p for p in parses)} from raws),"
+        f" checked as (select *, {first_bad} as _bad from parsed),"
+        f" typed as (select _line, {', '.join(typed)}, _bad, left({bad_value}, 200) as _bad_value from checked),"
+        f" pre as materialized (select *, {pre_code} as _pre from typed),"
+        # Duplicates among the rows still good, found on a narrow projection (sorting wide rows is slow).
+        f" dups as (select _line from (select _line, row_number() over (partition by {key} order by _line) as n"
+        " from pre where _pre is null) where n > 1),"
+        f" coded as (select *, {code} as _code from pre)"
+        f" select _line, {names}, $reasons[_code] as _reason, $columns[_code] as _column, left({value}, 200) as _value"
+        " from coded"
     )
     # DuckDB refuses named parameters the statement does not use.
     conn.execute(sql, {k: v for k, v in params.items() if f"${k}" in sql})
-    _mark_relational(conn, source)
 
 
-def _mark_relational(conn: duckdb.DuckDBPyConnection, source: Source) -> None:
-    """Rows that passed the value checks but break a cross-field rule, a key or a reference."""
+def _relational_rules(source: Source) -> list[tuple[str, str, str, str]]:
+    """(condition on typed columns, reason, column, quarantined value) for cross-field, key and reference rules.
+
+    Order matters: exit-before-hire, then duplicates (among rows still good), then references.
+    """
+    rules: list[tuple[str, str, str, str]] = []
     if source is EMPLOYEES:
-        conn.execute(
-            f"update _checked set _reason = '{EXIT_BEFORE_HIRE}', _column = 'exit_date',"
-            " _value = cast(exit_date as varchar) where _reason is null and exit_date < hire_date"
-        )
-    key = ", ".join(quote_ident(k) for k in source.key)
-    conn.execute(
-        f"update _checked set _reason = '{DUPLICATE.format(key=', '.join(source.key))}', _column = ?, _value = null"
-        f" where _line in (select _line from (select _line, row_number() over (partition by {key} order by _line) as n"
-        " from _checked where _reason is null) where n > 1)",
-        [source.key[0]],
-    )
+        rules.append(("exit_date < hire_date", EXIT_BEFORE_HIRE, "exit_date", "cast(exit_date as varchar)"))
+    rules.append(("", DUPLICATE.format(key=", ".join(source.key)), source.key[0], "null"))
     if source is EMPLOYEES:
-        conn.execute(
-            f"update _checked set _reason = '{UNKNOWN_MANAGER}', _column = 'manager_id', _value = manager_id"
-            " where _reason is null and manager_id <> employee_id"
-            " and manager_id not in (select employee_id from _checked where employee_id is not null)"
-        )
-        return
+        rules.append((
+            "manager_id <> employee_id and manager_id not in (select employee_id from typed where employee_id is not null)",
+            UNKNOWN_MANAGER, "manager_id", "manager_id",
+        ))
+        return rules
     for col in source.columns:
         if col.references_employee:
             name = quote_ident(col.name)
-            conn.execute(
-                f"update _checked set _reason = '{UNKNOWN_EMPLOYEE.format(col=col.name)}', _column = '{col.name}',"
-                f" _value = {name} where _reason is null and {name} not in (select employee_id from employees)"
-            )
+            rules.append((
+                f"{name} not in (select employee_id from employees)",
+                UNKNOWN_EMPLOYEE.format(col=col.name), col.name, name,
+            ))
+    return rules
 
 
 def _replace(conn: duckdb.DuckDBPyConnection, drop: DropFile, staged: Staged, *, run_id: str) -> FileReport:

@@ -39,53 +39,74 @@ def quote_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def stage_file(
-    conn: duckdb.DuckDBPyConnection, path: Path, *, display: str, delimiter: str | None = None
-) -> Staged:
-    """Fill the temp table `_stage` from `path`; `display` names the file in messages.
+class NeedsExactRead(Exception):
+    """DuckDB could not read a CSV as a whole; the caller's transaction is spoilt.
 
-    Files are read on a cursor of their own: a reader error there cannot abort
-    the caller's open transaction, so we can fall back or report and roll back
-    cleanly. The staged rows cross over as Arrow.
+    The caller rolls back and ingests again, reading this file the exact way.
+    """
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(str(path))
+        self.path = path
+
+
+def stage_file(
+    conn: duckdb.DuckDBPyConnection,
+    path: Path,
+    *,
+    display: str,
+    delimiter: str | None = None,
+    exact: bool = False,
+) -> Staged:
+    """Make `_stage` (text columns plus `_line`) from `path`; `display` names the file in messages.
+
+    CSV is read by DuckDB straight into a temp table on the caller's connection:
+    no copy crosses into Python. When DuckDB gives up on the file as a whole
+    (an error spoils the open transaction) this raises `NeedsExactRead`, and the
+    retry passes `exact=True` to read it line by line in Python.
     """
     suffix = path.suffix.lower()
     if suffix not in (".csv", ".parquet", ".jsonl"):
         raise IngestError(f"{display}: unsupported file type {suffix!r} (use .csv, .parquet or .jsonl)")
     if path.stat().st_size == 0:
         raise IngestError(f"{display}: the file is empty (expected a header row and data)")
-    reader = conn.cursor()
-    try:
-        if suffix == ".csv":
-            table, staged = _read_csv(reader, path, display=display, delimiter=delimiter)
-        elif suffix == ".parquet":
-            table, staged = _read_parquet(reader, path, display=display)
-        else:
-            table, staged = _read_jsonl(path)
-    finally:
-        reader.close()
+    conn.execute(f"drop view if exists {STAGE}")
+    for table in ("_stage_raw", "_rejects", "_rejects_scan"):
+        conn.execute(f"drop table if exists {table}")
+    if suffix == ".csv" and not exact:
+        staged = _read_csv(conn, path, display=display, delimiter=delimiter)
+        if staged is not None:
+            return staged
+        table, staged = _read_csv_python(path, display=display, delimiter=delimiter or _delimiter(conn))
+    elif suffix == ".csv":
+        table, staged = _read_csv_python(path, display=display, delimiter=delimiter)
+    elif suffix == ".parquet":
+        staged = _read_parquet(conn, path, display=display)
+        conn.execute(f"create temp view {STAGE} as select * from _stage_raw")
+        return staged
+    else:
+        table, staged = _read_jsonl(path)
     conn.register("_stage_view", table)
     try:
-        conn.execute(f"create or replace temp table {STAGE} as select * from _stage_view")
+        conn.execute("drop table if exists _stage_raw")
+        conn.execute("create temp table _stage_raw as select * from _stage_view")
     finally:
         conn.unregister("_stage_view")
+    conn.execute(f"create temp view {STAGE} as select * from _stage_raw")
     return staged
 
 
-def _arrow(reader: duckdb.DuckDBPyConnection, sql: str, params: dict[str, object] | None = None) -> pa.Table:
-    """A query's rows as one Arrow table (through a relation, which avoids an extra copy)."""
-    return reader.sql(sql, params=params).to_arrow_table()
-
-
 def _read_csv(
-    reader: duckdb.DuckDBPyConnection, path: Path, *, display: str, delimiter: str | None
-) -> tuple[pa.Table, Staged]:
+    conn: duckdb.DuckDBPyConnection, path: Path, *, display: str, delimiter: str | None
+) -> Staged | None:
+    """Stage with DuckDB's reader; None when records and lines disagree (the exact path must number them)."""
     params: dict[str, object] = {"path": str(path)}
     delim_sql = ""
     if delimiter:
         params["delim"] = delimiter
         delim_sql = ", delim = $delim"
     try:
-        reader.execute(
+        conn.execute(
             "create temp table _stage_raw as "
             "select * from read_csv($path, all_varchar = true, header = true, quote = '\"',"
             " escape = '\"', store_rejects = true, rejects_table = '_rejects',"
@@ -93,24 +114,24 @@ def _read_csv(
             params,
         )
     except duckdb.Error:
-        # DuckDB could not make sense of the file as a whole: read it the exact way,
-        # which reports problems line by line.
-        return _read_csv_python(path, display=display, delimiter=delimiter)
-    headers = [row[0] for row in reader.execute("describe _stage_raw").fetchall()]
-    good = _count(reader, "_stage_raw")
-    reject_rows = reader.execute(
+        raise NeedsExactRead(path) from None
+    headers = [row[0] for row in conn.execute("describe _stage_raw").fetchall()]
+    good = _count(conn, "_stage_raw")
+    reject_rows = conn.execute(
         "select line, any_value(error_type) from _rejects group by line order by line"
     ).fetchall()
     physical = _physical_lines(path)
     if physical != 1 + good + len(reject_rows) or "_line" in (h.lower() for h in headers):
         # Records and lines disagree (quoted newlines, blank lines): number them exactly.
-        return _read_csv_python(path, display=display, delimiter=delimiter or _delimiter(reader))
-    reject_lines = np.array([int(r[0]) for r in reject_rows], dtype=np.int64)
-    lines = np.setdiff1d(np.arange(2, physical + 1, dtype=np.int64), reject_lines)
-    reader.register("_numbering", pa.table({"_line": lines}))
-    table = _arrow(reader, "select * from _stage_raw positional join _numbering")
+        return None
+    # Line numbers of the rows that staged: every data line except the rejected ones.
+    keep = np.ones(physical + 1, dtype=bool)
+    keep[:2] = False
+    keep[np.array([int(r[0]) for r in reject_rows], dtype=np.int64)] = False
+    conn.register("_numbering", pa.table({"_line": np.flatnonzero(keep).astype(np.int64)}))
+    conn.execute(f"create temp view {STAGE} as select * from _stage_raw positional join _numbering")
     rejects = [(int(line), _csv_reason(kind)) for line, kind in reject_rows]
-    return table, Staged(headers=headers, rows=good, rejects=rejects)
+    return Staged(headers=headers, rows=good, rejects=rejects)
 
 
 def _delimiter(conn: duckdb.DuckDBPyConnection) -> str | None:
@@ -196,24 +217,25 @@ def _has_surrogates(value: str) -> bool:
     return False
 
 
-def _read_parquet(reader: duckdb.DuckDBPyConnection, path: Path, *, display: str) -> tuple[pa.Table, Staged]:
+def _read_parquet(conn: duckdb.DuckDBPyConnection, path: Path, *, display: str) -> Staged:
+    """Stage a Parquet file's columns as text, numbered by row (the header is not a row)."""
     try:
         names = [
             row[0]
-            for row in reader.execute("describe select * from read_parquet($path)", {"path": str(path)}).fetchall()
+            for row in conn.execute("describe select * from read_parquet($path)", {"path": str(path)}).fetchall()
         ]
         names_out = _unique_headers(names)
         casts = ", ".join(
             f"cast({quote_ident(n)} as varchar) as {quote_ident(o)}" for n, o in zip(names, names_out, strict=True)
         )
-        table = _arrow(
-            reader,
-            f"select {casts}, file_row_number + 1 as _line from read_parquet($path, file_row_number = true)",
+        conn.execute(
+            f"create temp table _stage_raw as select {casts}, file_row_number + 1 as _line"
+            " from read_parquet($path, file_row_number = true)",
             {"path": str(path)},
         )
     except duckdb.Error as exc:
         raise IngestError(f"{display}: not a readable Parquet file ({_first_line(exc)})") from None
-    return table, Staged(headers=names_out, rows=table.num_rows)
+    return Staged(headers=names_out, rows=_count(conn, "_stage_raw"))
 
 
 def _read_jsonl(path: Path) -> tuple[pa.Table, Staged]:

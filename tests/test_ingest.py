@@ -317,3 +317,22 @@ def test_configured_extra_hris_columns_are_kept_per_person(conn, tmp_path):
 def test_a_configured_extra_column_missing_from_the_file_is_named(conn, drop):
     with pytest.raises(IngestError, match="extra_columns names high_potential"):
         ingest_folder(conn, drop, IngestOptions(today=TODAY, extra_columns=("high_potential",)))
+
+
+def test_a_csv_duckdb_cannot_read_is_read_line_by_line_and_loaded_once(conn, tmp_path):
+    files = tiny_org()
+    good = "E06,2026-01-06 10:00:00,E02,5,slack,fine\n"
+    files["recognition.csv"] = (
+        "recipient_id,given_at,giver_id,points,channel,message\n"
+        + good.replace("06 10", "06 11")
+        + good.replace("06 10", "06 12")
+        + '"E05,2026-01-05 10:00:00,E02,5,slack,never closed\n'
+        + good
+    )
+    folder = write_drop(tmp_path / "d", files)
+    report = ingest_folder(conn, folder, IngestOptions(today=TODAY, max_reject_share=0.9))
+    assert conn.execute("select _line from recognition order by _line").fetchall() == [(2,), (3,)]
+    assert [line for line, _, _ in quarantine(conn, "recognition.csv")] == [4]
+    # The retry after DuckDB gave up started from a clean slate: every other file loaded once.
+    assert count(conn, "employees") == 20
+    assert conn.execute("select count(*) from ingested_files").fetchone()[0] == len(report.files)
