@@ -215,9 +215,17 @@ def _ingest_once(
 def _ingest_file(
     conn: duckdb.DuckDBPyConnection, drop: DropFile, options: IngestOptions, *, run_id: str, exact: bool
 ) -> FileReport:
+    stat = drop.path.stat()
+    previous = fetch_one(conn, "select sha256, size, mtime_ns from ingested_files where path = ?", [drop.relative])
+    if previous and (previous[1], previous[2]) == (stat.st_size, stat.st_mtime_ns):
+        # Same size and modification time as when loaded: not read again (history grows, weekly cost must not).
+        return FileReport(drop.relative, drop.source.name, "unchanged")
     sha = file_sha256(drop.path)
-    previous = fetch_value(conn, "select sha256 from ingested_files where path = ?", [drop.relative])
-    if previous == sha:
+    if previous and previous[0] == sha:
+        conn.execute(
+            "update ingested_files set size = ?, mtime_ns = ? where path = ?",
+            [stat.st_size, stat.st_mtime_ns, drop.relative],
+        )
         return FileReport(drop.relative, drop.source.name, "unchanged")
     staged = stage_file(conn, drop.path, display=drop.relative, delimiter=options.csv_delimiter, exact=exact)
     mapping = _map_headers(drop, staged, options.columns.get(drop.source.name, {}))
@@ -245,8 +253,9 @@ def _ingest_file(
             " fix the file or raise [ingest] max_reject_share"
         )
     conn.execute(
-        "insert or replace into ingested_files values (?, ?, ?, ?, ?, ?, ?, ?)",
-        [drop.relative, drop.source.name, sha, rows_read, counts.rows_loaded, counts.rows_quarantined, utcnow(), run_id],
+        "insert or replace into ingested_files values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [drop.relative, drop.source.name, sha, rows_read, counts.rows_loaded, counts.rows_quarantined, utcnow(), run_id,
+         stat.st_size, stat.st_mtime_ns],
     )
     counts.rows_read = rows_read
     log.info("%s: %d rows read, %d loaded, %d quarantined", drop.relative, rows_read, counts.rows_loaded,

@@ -121,13 +121,18 @@ def _read_csv(
         "select line, any_value(error_type) from _rejects group by line order by line"
     ).fetchall()
     physical = _physical_lines(path)
-    if physical != 1 + good + len(reject_rows) or "_line" in (h.lower() for h in headers):
-        # Records and lines disagree (quoted newlines, blank lines): number them exactly.
+    reject_lines = np.array([int(r[0]) for r in reject_rows], dtype=np.int64)
+    if (
+        physical != 1 + good + len(reject_rows)
+        or "_line" in (h.lower() for h in headers)
+        or (reject_lines.size and (reject_lines.min() < 2 or reject_lines.max() > physical))
+    ):
+        # Records and lines disagree (quoted newlines, blank lines, bare CRs): number them exactly.
         return None
     # Line numbers of the rows that staged: every data line except the rejected ones.
     keep = np.ones(physical + 1, dtype=bool)
     keep[:2] = False
-    keep[np.array([int(r[0]) for r in reject_rows], dtype=np.int64)] = False
+    keep[reject_lines] = False
     conn.register("_numbering", pa.table({"_line": np.flatnonzero(keep).astype(np.int64)}))
     conn.execute(f"create temp view {STAGE} as select * from _stage_raw positional join _numbering")
     rejects = [(int(line), _csv_reason(kind)) for line, kind in reject_rows]

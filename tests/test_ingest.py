@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 
 import duckdb
@@ -177,6 +178,27 @@ def test_unchanged_reingest_changes_nothing(conn, drop):
     report = ingest_folder(conn, drop, OPTIONS)
     assert {f.status for f in report.files} == {"unchanged"}
     assert conn.execute("select count(*), sum(_line) from recognition").fetchone() == before
+
+
+def test_an_unchanged_file_is_not_read_again(conn, drop, monkeypatch):
+    ingest_folder(conn, drop, OPTIONS)
+
+    def must_not_hash(path):
+        raise AssertionError(f"{path} was read again")
+
+    monkeypatch.setattr("pipelines.ingest.file_sha256", must_not_hash)
+    report = ingest_folder(conn, drop, OPTIONS)
+    assert {f.status for f in report.files} == {"unchanged"}
+
+
+def test_a_touched_but_identical_file_is_recognised_by_its_hash(conn, drop):
+    ingest_folder(conn, drop, OPTIONS)
+    path = drop / "recognition.csv"
+    os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 10**9))
+    report = ingest_folder(conn, drop, OPTIONS)
+    assert [f.status for f in report.files if f.path == "recognition.csv"] == ["unchanged"]
+    stored = conn.execute("select mtime_ns from ingested_files where path = 'recognition.csv'").fetchone()[0]
+    assert stored == path.stat().st_mtime_ns
 
 
 def test_changed_file_replaces_its_rows_without_duplicates(conn, drop):
