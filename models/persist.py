@@ -14,8 +14,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import skops.io as sio
-
 from models.tabular import SKOPS_TRUSTED
 from pipelines.errors import ModelError, UntrustedModelError
 from pipelines.files import atomic_write
@@ -42,6 +40,8 @@ class LoadedModel:
 def save(estimator: Any, card: dict[str, Any], folder: Path, *, card_html: str | None = None) -> Path:
     """Write model, card (and its HTML page); the model file is replaced last-but-atomically."""
     folder.mkdir(parents=True, exist_ok=True)
+    import skops.io as sio  # 2 s to import: only when a model is saved or loaded
+
     atomic_write(folder / MODEL_FILE, sio.dumps(estimator))
     atomic_write(folder / CARD_FILE, (json.dumps(card, indent=2, sort_keys=True, default=str) + "\n").encode())
     if card_html is not None:
@@ -65,6 +65,8 @@ def load(folder: Path, *, expected_features: tuple[str, ...]) -> LoadedModel:
     if not path.is_file():
         raise ModelError(f"no model at {path}: train one with `retention model train`")
     card = read_card(folder)
+    import skops.io as sio
+
     try:
         untrusted = sio.get_untrusted_types(file=path)
     except Exception as exc:  # skops raises several types for a damaged file
