@@ -55,8 +55,9 @@ if str(ROOT) not in sys.path:
 import aiosmtplib  # noqa: E402
 import pyarrow as pa  # noqa: E402
 
+from nudges.mime import digest_bytes  # noqa: E402
 from nudges.outbox import enqueue_table  # noqa: E402
-from nudges.render import Digest, Identity, build_message  # noqa: E402
+from nudges.render import Digest, Identity  # noqa: E402
 from pipelines.ingest import IngestOptions, ingest_folder  # noqa: E402
 from pipelines.sending import envelope_address, send_pending  # noqa: E402
 from pipelines.settings import Settings  # noqa: E402
@@ -103,7 +104,7 @@ def _padded(digest: Digest, identity: Identity, size: int) -> bytes:
     """The digest rebuilt with a hidden block in the HTML until the message is at least `size` bytes."""
     html = digest.html
     for _ in range(5):
-        data = build_message(dataclasses.replace(digest, html=html), identity).as_bytes(policy=policy.SMTP)
+        data = digest_bytes(dataclasses.replace(digest, html=html), identity)
         if len(data) >= size:
             return data
         words = (_FILLER * (1 + (size - len(data)) // len(_FILLER)))[: size - len(data) + 64]

@@ -12,8 +12,6 @@ import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from email.message import EmailMessage
-from email.policy import SMTP
 from pathlib import Path
 
 import duckdb
@@ -36,17 +34,13 @@ def safe_filename(manager_id: str) -> str:
     return f"{cleaned[:60] or 'manager'}-{suffix}"
 
 
-def message_bytes(message: EmailMessage) -> bytes:
-    return message.as_bytes(policy=SMTP)
-
-
 def queued_managers(conn: duckdb.DuckDBPyConnection, week: str) -> set[str]:
     """Managers who already have this week's digest: a re-run must not make another."""
     rows = conn.execute("select manager_id from outbox where week = ?", [week]).fetchall()
     return {r[0] for r in rows}
 
 
-def enqueue(conn: duckdb.DuckDBPyConnection, messages: Sequence[tuple[Digest, EmailMessage]]) -> int:
+def enqueue(conn: duckdb.DuckDBPyConnection, messages: Sequence[tuple[Digest, bytes]]) -> int:
     """Queue each digest unless its (week, manager) is already there; returns how many were added.
 
     One set-based insert: a row-at-a-time loop costs milliseconds per statement.
@@ -60,7 +54,7 @@ def enqueue(conn: duckdb.DuckDBPyConnection, messages: Sequence[tuple[Digest, Em
             "message_id": [d.message_id for d, _ in messages],
             "recipient": [d.recipient for d, _ in messages],
             "subject": [d.subject for d, _ in messages],
-            "message": pa.array([message_bytes(m) for _, m in messages], type=pa.binary()),
+            "message": pa.array([m for _, m in messages], type=pa.binary()),
             "html": [d.html for d, _ in messages],
             "nudge_count": pa.array([d.nudge_count for d, _ in messages], type=pa.int32()),
         }

@@ -14,8 +14,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from email.headerregistry import Address
-from email.message import EmailMessage
-from email.utils import formatdate, getaddresses
+from email.utils import getaddresses
 from pathlib import Path
 
 import css_inline
@@ -236,19 +235,3 @@ def render_digest(
         message_id=message_id(week, manager.employee_id, identity),
         nudge_count=count,
     )
-
-
-def build_message(digest: Digest, identity: Identity, *, date: float | None = None) -> EmailMessage:
-    """multipart/alternative (text, then HTML) with the headers receivers expect."""
-    message = EmailMessage()
-    message["Subject"] = digest.subject
-    message["From"] = identity.sender
-    message["To"] = digest.recipient
-    message["Reply-To"] = identity.reply_to
-    message["Date"] = formatdate(date, localtime=False, usegmt=True)
-    message["Message-ID"] = digest.message_id
-    message["List-Unsubscribe"] = f"<{identity.unsubscribe}>"
-    message["Auto-Submitted"] = "auto-generated"
-    message.set_content(digest.text)
-    message.add_alternative(digest.html, subtype="html")
-    return message

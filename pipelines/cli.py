@@ -151,10 +151,25 @@ def run(
     direct: Annotated[
         bool, typer.Option("--direct", help="Run the same stages without Prefect (no flow run, no artifacts).")
     ] = False,
+    task_runner: Annotated[
+        str | None,
+        typer.Option(
+            "--task-runner",
+            help="Where digest batches render: thread (this process) or dask (prefect-dask); default [flows] task_runner.",
+        ),
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(min=1, max=256, help="Dask workers for a local cluster; default [flows] dask_workers."),
+    ] = None,
 ) -> None:
     """Run the weekly flow for one week: score, select nudges, render, queue, deliver, report."""
+    if task_runner is not None and task_runner not in ("thread", "dask"):
+        raise typer.BadParameter(f"{task_runner!r} is not one of: thread, dask", param_hint="--task-runner")
+    if direct and (task_runner or workers):
+        raise typer.BadParameter("--direct runs without Prefect, so it has no task runner", param_hint="--direct")
     settings = _settings()
-    report = _run_week(settings, week, direct=direct)
+    report = _run_week(settings, week, direct=direct, task_runner=task_runner, workers=workers)
     _print_week(report)
 
 
@@ -166,7 +181,14 @@ def _prefect_environment() -> None:
         os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 
 
-def _run_week(settings: Any, week_text: str | None, *, direct: bool = False) -> Any:
+def _run_week(
+    settings: Any,
+    week_text: str | None,
+    *,
+    direct: bool = False,
+    task_runner: str | None = None,
+    workers: int | None = None,
+) -> Any:
     from pipelines.weeks import IsoWeek
 
     week = IsoWeek.parse(week_text) if week_text else IsoWeek.containing(date.today())
@@ -182,7 +204,11 @@ def _run_week(settings: Any, week_text: str | None, *, direct: bool = False) -> 
     from pipelines.flows import weekly_digest
 
     state = weekly_digest(
-        week=str(week), config_path=str(_State.config) if _State.config else None, return_state=True
+        week=str(week),
+        config_path=str(_State.config) if _State.config else None,
+        task_runner=task_runner,
+        workers=workers,
+        return_state=True,
     )
     return state.result()  # re-raises the stage's own error when the flow failed
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import threading
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import duckdb
 import numpy as np
@@ -28,6 +28,9 @@ import pandas as pd
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
+from prefect.futures import PrefectFuture, as_completed
+from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
+from prefect.utilities.annotations import quote
 
 from models.card import card_html, card_lines
 from models.dataset import TrainingSet
@@ -35,9 +38,11 @@ from models.features import Features
 from models.persist import save
 from models.score import Scores
 from models.train import Trained
+from nudges.batches import RenderedBatch, RenderJob, render_job
+from nudges.catalog import NudgeKind
 from nudges.outbox import FilesReport
-from nudges.render import Digest
-from pipelines.errors import StoreLockedError
+from nudges.render import Identity
+from pipelines.errors import ConfigError, StoreLockedError
 from pipelines.ingest import ingest_folder, ingest_options
 from pipelines.settings import Settings, load_settings
 from pipelines.store import open_store
@@ -50,11 +55,13 @@ from pipelines.weekly import (
     WeeklyReport,
     WeekPlan,
     deliver_week,
-    enqueue_week,
+    enqueue_batch,
     fail_run,
     features_stage,
     finish_run,
-    render_week,
+    identity_from,
+    record_run,
+    render_jobs,
     scoring_stage,
     selection_stage,
     start_run,
@@ -62,6 +69,7 @@ from pipelines.weekly import (
 from pipelines.weeks import IsoWeek
 
 # Stage tasks pass live objects (a DuckDB connection, arrays): nothing to cache or persist.
+T = TypeVar("T")
 _WEEKS_RUNNING: set[str] = set()
 _WEEKS_LOCK = threading.Lock()
 
@@ -101,18 +109,76 @@ def select_task(
     return selection_stage(conn, settings, week, features, stars, scores)
 
 
-@task(name="render", cache_policy=NO_CACHE, persist_result=False)
-def render_task(
+@task(name="plan-batches", cache_policy=NO_CACHE, persist_result=False)
+def batches_task(
     conn: duckdb.DuckDBPyConnection, plan: WeekPlan, settings: Settings, report: WeeklyReport
-) -> list[Digest]:
-    return render_week(conn, plan, settings, report)
+) -> list[RenderJob]:
+    return render_jobs(conn, plan, settings, report)
+
+
+@task(name="render", cache_policy=NO_CACHE, persist_result=False)
+def render_task(job: RenderJob, kinds: dict[str, NudgeKind], identity: Identity, threshold: float) -> RenderedBatch:
+    # Runs on the flow's task runner (a thread, or a Dask worker): it gets no store, only its batch.
+    return render_job(job, kinds, identity, threshold)
 
 
 @task(name="enqueue", cache_policy=NO_CACHE, persist_result=False)
-def enqueue_task(
-    conn: duckdb.DuckDBPyConnection, plan: WeekPlan, digests: list[Digest], settings: Settings, report: WeeklyReport
+def enqueue_task(conn: duckdb.DuckDBPyConnection, batch: RenderedBatch, report: WeeklyReport) -> None:
+    enqueue_batch(conn, batch, report)
+
+
+@task(name="record", cache_policy=NO_CACHE, persist_result=False)
+def record_task(conn: duckdb.DuckDBPyConnection, plan: WeekPlan, report: WeeklyReport) -> None:
+    record_run(conn, plan, report)
+
+
+def render_and_enqueue_batches(
+    conn: duckdb.DuckDBPyConnection, plan: WeekPlan, settings: Settings, report: WeeklyReport
 ) -> None:
-    enqueue_week(conn, plan, digests, settings, report)
+    """Batches render on the configured task runner, a few in flight; each is queued as it arrives.
+
+    Only this process writes the store (DuckDB admits one writer), so workers
+    return bytes and the flow inserts them; at most `in_flight` rendered batches
+    wait in memory.
+    """
+    jobs = batches_task(conn, _quiet(plan), settings, report)
+    kinds, identity = plan.catalog.by_id(), identity_from(settings)
+    runner, in_flight = batch_runner(settings)
+    with runner:
+        pending: list[PrefectFuture[RenderedBatch]] = []
+        queue = list(reversed(jobs))
+        while queue or pending:
+            while queue and len(pending) < in_flight:
+                # Plain objects: a Dask client rebuilds quote() wrappers as bare tuples. A batch is small.
+                parameters = {"job": queue.pop(), "kinds": kinds, "identity": identity, "threshold": plan.threshold}
+                pending.append(runner.submit(render_task, parameters=parameters))
+            done = next(as_completed(pending))
+            pending.remove(done)
+            enqueue_task(conn, _quiet(done.result()), report)
+    record_task(conn, _quiet(plan), report)
+
+
+def batch_runner(settings: Settings) -> tuple[TaskRunner[Any], int]:
+    """The task runner batches render on, and how many may be in flight at once.
+
+    "thread": two threads in this process (rendering overlaps the store writes).
+    "dask": prefect-dask on the scheduler at `dask_address`, or a local cluster of
+    `dask_workers` single-threaded processes started for this run.
+    """
+    f = settings.flows
+    if f.task_runner == "dask":
+        try:
+            from prefect_dask import DaskTaskRunner
+        except ImportError:
+            raise ConfigError(
+                '[flows] task_runner = "dask" needs prefect-dask: pip install "retention-nudges[dask]"'
+            ) from None
+
+        if f.dask_address:
+            return DaskTaskRunner(address=f.dask_address), 2 * f.dask_workers
+        cluster = {"n_workers": f.dask_workers, "threads_per_worker": 1, "processes": True, "dashboard_address": None}
+        return DaskTaskRunner(cluster_kwargs=cluster), 2 * f.dask_workers
+    return ThreadPoolTaskRunner(max_workers=2), 2
 
 
 @task(name="deliver", cache_policy=NO_CACHE, persist_result=False)
@@ -133,26 +199,44 @@ def report_task(
     return finish_run(conn, plan, settings, report, files)
 
 
+def _quiet(value: T) -> T:
+    """Pass `value` to a task without Prefect walking every element of it to track dependencies:
+    for a 100k-person week that walk took 20 s. Tasks run in order here anyway."""
+    return cast(T, quote(value))
+
+
 def _io(t: Any, settings: Settings) -> Any:
     return t.with_options(retries=settings.flows.io_retries, retry_delay_seconds=settings.flows.io_retry_delay_s)
 
 
 @flow(name="weekly-digest", log_prints=False)
-def weekly_digest(week: str | None = None, config_path: str | None = None) -> WeeklyReport:
-    """Ingest -> features -> score -> select -> render -> enqueue -> deliver -> report, for one ISO week."""
-    settings = load_settings(Path(config_path) if config_path else None)
+def weekly_digest(
+    week: str | None = None,
+    config_path: str | None = None,
+    task_runner: str | None = None,
+    workers: int | None = None,
+) -> WeeklyReport:
+    """Ingest -> features -> score -> select -> render + enqueue (in batches) -> deliver -> report, for one ISO week.
+
+    `task_runner` ("thread" or "dask") and `workers` override `[flows] task_runner` and `dask_workers`.
+    """
+    overrides: dict[str, Any] = {}
+    if task_runner is not None:
+        overrides["flows.task_runner"] = task_runner
+    if workers is not None:
+        overrides["flows.dask_workers"] = workers
+    settings = load_settings(Path(config_path) if config_path else None, overrides=overrides)
     iso = IsoWeek.parse(week) if week else IsoWeek.containing(date.today())
     with _one_run_per_week(str(iso)), open_store(settings.store.path) as conn:
         ingested = _io(ingest_task, settings)(conn, settings)
         report = start_run(conn, iso)
         try:
             features, attributes = features_task(conn, settings, iso)
-            stars, scores = score_task(features, settings, attributes)
-            plan = select_task(conn, settings, iso, features, stars, scores)
-            digests = render_task(conn, plan, settings, report)
-            enqueue_task(conn, plan, digests, settings, report)
+            stars, scores = score_task(_quiet(features), settings, _quiet(attributes))
+            plan = select_task(conn, settings, iso, _quiet(features), _quiet(stars), _quiet(scores))
+            render_and_enqueue_batches(conn, plan, settings, report)
             files = _io(deliver_task, settings)(conn, settings, iso, report)
-            report = report_task(conn, plan, settings, report, files)
+            report = report_task(conn, _quiet(plan), settings, report, files)
         except BaseException:
             fail_run(conn, report)
             raise

@@ -225,6 +225,15 @@ class FlowSettings(Section):
     io_retry_delay_s: float = Field(default=30.0, ge=0)
     # retrain promotes a new model unless the current one is better by more than this ROC-AUC.
     promote_tolerance: float = Field(default=0.005, ge=0, le=0.5)
+    # Digests are rendered and queued in batches of this many managers (memory stays flat);
+    # "department" never mixes two departments in one batch.
+    batch_size: int = Field(default=2000, ge=1, le=1_000_000)
+    partition_by: Literal["none", "department"] = "none"
+    # Where batches render: "thread" (this process) or "dask" (a Dask cluster via prefect-dask;
+    # a local one with dask_workers processes unless dask_address names a running scheduler).
+    task_runner: Literal["thread", "dask"] = "thread"
+    dask_workers: int = Field(default=2, ge=1, le=256)
+    dask_address: str | None = None
 
 
 class SmtpSettings(Section):

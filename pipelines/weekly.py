@@ -27,11 +27,12 @@ from models.features import Features, compute_features
 from models.rules import RuleWeights, rules_score
 from models.score import Scores, model_scores, usable_model
 from models.stars import StarRule, star_mask
+from nudges.batches import RenderedBatch, RenderJob, plan_jobs, render_job
 from nudges.catalog import Catalog, NudgeKind, load_catalog
 from nudges.outbox import FilesReport, deliver_files, enqueue, queued_managers
-from nudges.render import Contact, Digest, Identity, build_message, render_digest
+from nudges.render import Contact, Digest, Identity, render_digest
 from nudges.select import Person, Pick, Selection, SelectionPolicy, select
-from pipelines.errors import ConfigError, RenderError, StoreError
+from pipelines.errors import ConfigError, StoreError
 from pipelines.hr_report import write_report
 from pipelines.sending import send_pending
 from pipelines.settings import Settings
@@ -221,51 +222,57 @@ def select_stage(
     return selection
 
 
-def render_stage(
-    conn: duckdb.DuckDBPyConnection,
-    selection: Selection,
-    catalog: Catalog,
-    settings: Settings,
-    week: IsoWeek,
-    *,
-    already_queued: set[str],
-    threshold: float,
-) -> tuple[list[Digest], int]:
-    """Digests for managers with something to do (and all-clear notes if configured).
+def render_jobs(conn: duckdb.DuckDBPyConnection, plan: WeekPlan, settings: Settings, report: WeeklyReport) -> list[RenderJob]:
+    """The week's digests to make, in batches (and all-clear notes if configured).
 
     Managers whose digest for the week is already queued are left alone: their
     message exists, and a re-run must not make a different one.
     """
-    grouped: dict[str, list[Pick]] = selection.by_recipient()
+    already = queued_managers(conn, str(plan.week))
+    grouped: dict[str, list[Pick]] = plan.selection.by_recipient()
+    report.digests_existing = len(already & set(grouped))
     if settings.nudges.all_clear:
         for manager_id in _active_managers(conn):
             grouped.setdefault(manager_id, [])
-    for manager_id in already_queued:
+    for manager_id in already:
         grouped.pop(manager_id, None)
-    ids = set(grouped) | {p.employee_id for p in selection.picks}
-    contacts = load_contacts(conn, ids)
-    identity = identity_from(settings)
-    kinds = catalog.by_id()
-    digests: list[Digest] = []
-    skipped = 0
-    for manager_id in sorted(grouped):
-        try:
-            digests.append(
-                render_digest(
-                    week=str(week),
-                    manager=contacts.get(manager_id, Contact(manager_id, None, None)),
-                    picks=grouped[manager_id],
-                    kinds=kinds,
-                    contacts=contacts,
-                    identity=identity,
-                    threshold=threshold,
-                )
-            )
-        except RenderError as exc:
-            # An unusable manager address costs that one digest, never the run.
-            log.warning("week %s: digest for manager %s skipped: %s", week, manager_id, exc)
-            skipped += 1
-    return digests, skipped
+    contacts = load_contacts(conn, set(grouped) | {p.employee_id for picks in grouped.values() for p in picks})
+    by = settings.flows.partition_by
+    departments = load_departments(conn, grouped) if by == "department" else {}
+    return plan_jobs(str(plan.week), grouped, contacts, departments, by=by, size=settings.flows.batch_size)
+
+
+def render_batch(job: RenderJob, plan: WeekPlan, settings: Settings) -> RenderedBatch:
+    """One batch's digests and message bytes: no store, so it may run on any worker."""
+    return render_job(job, plan.catalog.by_id(), identity_from(settings), plan.threshold)
+
+
+def enqueue_batch(conn: duckdb.DuckDBPyConnection, batch: RenderedBatch, report: WeeklyReport) -> None:
+    """Queue a batch's digests with their nudges (the cooldown history), in one transaction."""
+    for manager_id in batch.skipped:
+        log.warning("week %s: digest for manager %s skipped: no usable email address", report.week, manager_id)
+    report.digests_skipped += len(batch.skipped)
+    with transaction(conn):
+        report.digests_new += enqueue(conn, batch.messages)
+        record_nudges(conn, batch.nudges)
+
+
+def render_and_enqueue(
+    conn: duckdb.DuckDBPyConnection, plan: WeekPlan, settings: Settings, report: WeeklyReport
+) -> None:
+    """Batch by batch in this process; the flow does the same with batches on its task runner."""
+    for job in render_jobs(conn, plan, settings, report):
+        enqueue_batch(conn, render_batch(job, plan, settings), report)
+
+
+def load_departments(conn: duckdb.DuckDBPyConnection, ids: Iterable[str]) -> dict[str, str | None]:
+    wanted = sorted(set(ids))
+    if not wanted:
+        return {}
+    rows = conn.execute(
+        "select employee_id, department from employees where list_contains(?, employee_id)", [wanted]
+    ).fetchall()
+    return {e: d for e, d in rows}
 
 
 def render_one(
@@ -317,34 +324,13 @@ def week_stats(features: Features, scores: Scores, stars: np.ndarray, threshold:
     )
 
 
-def enqueue_stage(
-    conn: duckdb.DuckDBPyConnection,
-    digests: list[Digest],
-    selection: Selection,
-    settings: Settings,
-    *,
-    week: IsoWeek,
-    managers: Mapping[str, str | None],
-    stats: WeekStats,
-) -> int:
-    """Queue new digests and record the week, in one transaction. Returns how many were queued.
-
-    Besides the digests and their nudges: every decision (HR's audit trail),
-    everyone's current manager (to notice a change next week) and the week's
-    aggregates. The first run of a week writes them; a re-run keeps them.
-    """
-    identity = identity_from(settings)
-    queued = {d.manager_id: d.week for d in digests}
-    nudges = [
-        (queued[p.recipient_id], p.recipient_id, p.employee_id, p.kind, p.skip_level, p.priority)
-        for p in selection.picks
-        if p.recipient_id in queued
-    ]
+def record_run(conn: duckdb.DuckDBPyConnection, plan: WeekPlan, report: WeeklyReport) -> None:
+    """Every decision (HR's audit trail), everyone's current manager (to notice a change next
+    week) and the week's aggregates, in one transaction. The first run of a week writes them;
+    a re-run keeps them."""
+    stats = week_stats(plan.features, plan.scores, plan.stars, plan.threshold)
     with transaction(conn):
-        added = enqueue(conn, [(d, build_message(d, identity)) for d in digests])
-        record_nudges(conn, nudges)
-        record_week(conn, str(week), selection, managers, stats)
-    return added
+        record_week(conn, str(plan.week), plan.selection, current_managers(conn), stats)
 
 
 def record_week(
@@ -480,31 +466,6 @@ def start_run(conn: duckdb.DuckDBPyConnection, week: IsoWeek) -> WeeklyReport:
     return report
 
 
-def render_week(
-    conn: duckdb.DuckDBPyConnection, plan: WeekPlan, settings: Settings, report: WeeklyReport
-) -> list[Digest]:
-    already = queued_managers(conn, str(plan.week))
-    report.digests_existing = len(already & set(plan.selection.by_recipient()))
-    digests, report.digests_skipped = render_stage(
-        conn, plan.selection, plan.catalog, settings, plan.week, already_queued=already, threshold=plan.threshold
-    )
-    return digests
-
-
-def enqueue_week(
-    conn: duckdb.DuckDBPyConnection, plan: WeekPlan, digests: list[Digest], settings: Settings, report: WeeklyReport
-) -> None:
-    report.digests_new = enqueue_stage(
-        conn,
-        digests,
-        plan.selection,
-        settings,
-        week=plan.week,
-        managers=current_managers(conn),
-        stats=week_stats(plan.features, plan.scores, plan.stars, plan.threshold),
-    )
-
-
 def deliver_week(
     conn: duckdb.DuckDBPyConnection, settings: Settings, week: IsoWeek, report: WeeklyReport
 ) -> FilesReport | None:
@@ -557,9 +518,8 @@ def run_week(
     try:
         plan = plan_week(conn, settings, week, progress=step)
         step("render")
-        digests = render_week(conn, plan, settings, report)
-        step("enqueue")
-        enqueue_week(conn, plan, digests, settings, report)
+        render_and_enqueue(conn, plan, settings, report)
+        record_run(conn, plan, report)
         step("deliver")
         files = deliver_week(conn, settings, week, report)
         step("report")

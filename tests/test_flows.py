@@ -190,3 +190,30 @@ def test_nothing_but_the_flows_module_imports_prefect():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
     assert result.stdout.strip() == "False"
+
+
+def _messages_without_date(path: Path) -> dict[str, bytes]:
+    from pipelines.store import open_store
+
+    with open_store(path, read_only=True) as conn:
+        rows = conn.execute("select manager_id, message from outbox order by 1").fetchall()
+    return {m: b"\r\n".join(line for line in bytes(data).split(b"\r\n") if not line.startswith(b"Date: ")) for m, data in rows}
+
+
+def test_the_dask_task_runner_gives_the_same_digests_as_the_default_runner(tmp_path):
+    from pipelines.flows import weekly_digest
+    from pipelines.synthetic import SynthSpec, generate
+
+    generate(SynthSpec(employees=300, months=12, seed=3, end=TODAY), tmp_path / "shared-drop")
+    results = {}
+    for runner in ("thread", "dask"):
+        folder = tmp_path / runner
+        folder.mkdir()
+        # Small batches, so the two workers each render several of them.
+        config = write_config(folder, flows={"drop_dir": str(tmp_path / "shared-drop"), "batch_size": 4,
+                                             "partition_by": "department"})
+        state = weekly_digest(week=WEEK, config_path=str(config), task_runner=runner, workers=2, return_state=True)
+        assert state.is_completed(), state.message
+        results[runner] = _messages_without_date(folder / "retention.duckdb")
+    assert len(results["thread"]) > 8
+    assert results["dask"] == results["thread"]

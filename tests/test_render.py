@@ -8,7 +8,8 @@ from html.parser import HTMLParser
 import pytest
 
 from nudges.catalog import load_catalog
-from nudges.render import Contact, Identity, build_message, render_digest
+from nudges.mime import build_message
+from nudges.render import Contact, Identity, render_digest
 from nudges.select import Pick
 from pipelines.errors import RenderError
 
