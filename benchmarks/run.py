@@ -250,6 +250,7 @@ def ensure_model(workdir: Path, drop: Path) -> Path:
     model_dir = workdir / "model"
     if (model_dir / "model.skops").is_file():
         return model_dir
+    from models.persist import save
     from pipelines.training import train_from_store
 
     say("training the model on this org (monthly job, not timed; cached for later runs) ...")
@@ -261,8 +262,11 @@ def ensure_model(workdir: Path, drop: Path) -> Path:
     try:
         ingest_folder(conn, drop, IngestOptions(today=END))
         started = time.perf_counter()
-        train_from_store(conn, settings)
-        say(f"  trained in {time.perf_counter() - started:.1f} s")
+        _, trained = train_from_store(conn, settings)
+        save(trained.estimator, trained.card, model_dir)
+        validation = trained.card.get("validation", {})
+        say(f"  trained in {time.perf_counter() - started:.1f} s; validation ROC-AUC {validation.get('roc_auc')}"
+            f" (rules {validation.get('rules_roc_auc')})")
     finally:
         conn.close()
     shutil.rmtree(train_dir, ignore_errors=True)

@@ -17,7 +17,6 @@ from email.headerregistry import Address
 from email.utils import getaddresses
 from pathlib import Path
 
-import css_inline
 import jinja2
 import numpy as np
 
@@ -31,7 +30,6 @@ from pipelines.templating import environment
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 
 
-_INLINER = css_inline.CSSInliner(keep_at_rules=True, load_remote_stylesheets=False)
 
 
 @dataclass(frozen=True)
@@ -222,7 +220,7 @@ def render_digest(
     env = environment(folder)
     try:
         text = env.get_template("digest.txt").render(context)
-        html = _INLINER.inline(env.get_template("digest.html").render(context))
+        html = env.get_template("digest.html").render(context)  # CSS already inlined into the template
     except jinja2.TemplateError as exc:
         raise RenderError(f"digest template failed: {exc}") from exc
     return Digest(

@@ -7,9 +7,11 @@ names fail loudly instead of rendering as empty text.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 
+import css_inline
 import jinja2
 
 from pipelines.errors import RenderError
@@ -28,10 +30,26 @@ def _capitalize_first(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
+# Email clients drop <style>; styles must sit on each element. The digest template's markup
+# is static (Jinja fills text, never classes), so its CSS is inlined once into the template
+# source when it loads instead of into every rendered digest (0.17 ms each).
+INLINED_TEMPLATES = frozenset({"digest.html"})
+_INLINER = css_inline.CSSInliner(keep_at_rules=True, load_remote_stylesheets=False)
+
+
+class _InliningLoader(jinja2.FileSystemLoader):
+    def get_source(self, environment: jinja2.Environment, template: str) -> tuple[str, str | None, Callable[[], bool] | None]:
+        source, filename, uptodate = super().get_source(environment, template)
+        if template in INLINED_TEMPLATES:
+            source = _INLINER.inline(source)
+        return source, filename, uptodate
+
+
 @lru_cache(maxsize=4)
 def environment(folder: Path | None = None) -> jinja2.Environment:
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(folder or template_dir())),
+        loader=_InliningLoader(str(folder or template_dir())),
+        auto_reload=False,
         autoescape=jinja2.select_autoescape(enabled_extensions=("html",), default_for_string=True),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
