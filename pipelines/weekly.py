@@ -162,7 +162,14 @@ def score_stage(
     )
     if choice.model is not None:
         return model_scores(
-            choice.model, features, healthy_from(settings), attributes=attributes, focus=focus, note=choice.reason
+            choice.model,
+            features,
+            healthy_from(settings),
+            attributes=attributes,
+            focus=focus,
+            # Drivers rank nudges, and only people at or above the threshold get one.
+            min_risk=settings.model.threshold if focus is not None else None,
+            note=choice.reason,
         )
     try:
         return rules_score(features, rule_weights(settings), note=f"rules score: {choice.reason}")

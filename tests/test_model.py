@@ -171,6 +171,21 @@ def test_drivers_are_zero_for_signals_already_healthy(saved, org):
         assert np.all(scores.drivers[signal][untouched] == 0.0)
 
 
+def test_drivers_are_computed_only_for_focus_rows_at_or_above_the_threshold(saved, org):
+    loaded = load(saved, expected_features=FEATURES)
+    features = compute_features(org, datetime(2026, 6, 1))
+    everyone = model_scores(loaded, features, Healthy())
+    threshold = float(np.quantile(everyone.risk, 0.7))
+    focus = features.numeric("rating_latest") >= 3
+    limited = model_scores(loaded, features, Healthy(), focus=focus, min_risk=threshold)
+    wanted = focus & (everyone.risk >= threshold)
+    assert wanted.sum() >= 5 and (~wanted).sum() >= 5
+    np.testing.assert_allclose(limited.risk, everyone.risk)
+    for signal in ACTIONABLE:
+        np.testing.assert_allclose(limited.drivers[signal][wanted], everyone.drivers[signal][wanted])
+        assert np.all(limited.drivers[signal][~wanted] == 0.0)
+
+
 def test_too_few_leavers_means_no_model(org):
     with pytest.raises(ModelError, match="min_leavers"):
         train(training_set(org), TrainOptions(min_leavers=10**6))
