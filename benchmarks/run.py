@@ -82,6 +82,7 @@ from pipelines.weekly import (  # noqa: E402
     scoring_stage,
     selection_stage,
     start_run,
+    threshold_for,
 )
 from pipelines.weeks import IsoWeek  # noqa: E402
 
@@ -235,9 +236,11 @@ def split_last_week(drop: Path, out: Path) -> tuple[Path, Path]:
     return history, week
 
 
-def settings_for(folder: Path, *, score: str, model_dir: Path, delivery: str, port: int = 0) -> Settings:
+def settings_for(
+    folder: Path, *, score: str, model_dir: Path, delivery: str, port: int = 0, memory_limit: str | None = None
+) -> Settings:
     return Settings(
-        store={"path": folder / "store.duckdb"},
+        store={"path": folder / "store.duckdb", "memory_limit": memory_limit},
         model={"dir": model_dir, "enabled": score == "model", "max_age_days": 3650},
         delivery={"mode": delivery, "outbox_dir": folder / "outbox"},
         report={"dir": folder / "reports"},
@@ -258,7 +261,7 @@ def ensure_model(workdir: Path, drop: Path) -> Path:
     shutil.rmtree(train_dir, ignore_errors=True)
     train_dir.mkdir()
     settings = settings_for(train_dir, score="model", model_dir=model_dir, delivery="files")
-    conn = connect(settings.store.path)
+    conn = connect(settings.store.path, memory_limit=settings.store.memory_limit)
     try:
         ingest_folder(conn, drop, IngestOptions(today=END))
         started = time.perf_counter()
@@ -280,7 +283,7 @@ def run_stages(
     folder: Path, drop: Path, settings: Settings, timings: Timings, *, prefix: str = ""
 ) -> dict[str, Any]:
     """ingest -> ... -> report on the store in `folder`, each stage timed; returns counts for the limits."""
-    conn = connect(settings.store.path)
+    conn = connect(settings.store.path, memory_limit=settings.store.memory_limit)
     facts: dict[str, Any] = {}
     try:
         with timings.step(prefix + "ingest") as rec:
@@ -293,7 +296,9 @@ def run_stages(
             rec["rows"] = len(features)
         with timings.step(prefix + "score") as rec:
             stars, scores = scoring_stage(features, settings, attributes)
-            rec["rows"] = len(features) + int(stars.sum()) * len(scores.drivers)
+            # Everyone once; with the model, stars at or above the threshold once more per driver.
+            flagged = int((stars & (scores.risk >= threshold_for(scores, settings))).sum())
+            rec["rows"] = len(features) + (flagged * len(scores.drivers) if scores.method == "model" else 0)
         facts.update(people=len(features), stars=int(stars.sum()), score_method=scores.method,
                      drivers=len(scores.drivers), score_rows=int(rec["rows"]))
         with timings.step(prefix + "select") as rec:
@@ -373,7 +378,7 @@ def limit_score(settings: Settings, store: Path, rows: int) -> float | None:
     loaded = choice.model
     if loaded is None:
         return None
-    X = model_input(features)
+    X = model_input(features.frame(), loaded.features)
     reps = max(1, int(np.ceil(rows / len(X))))
     big = X.iloc[np.tile(np.arange(len(X)), reps)[:rows]].reset_index(drop=True)
     started = time.perf_counter()
@@ -485,6 +490,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--weekly", action="store_true", help="time a steady-state week on top of ingested history")
     parser.add_argument("--cli", action="store_true", help="also time `retention ingest` + `retention run` as commands")
     parser.add_argument("--no-limits", action="store_true", help="skip the raw-limit measurements")
+    parser.add_argument("--memory-limit", default=None, help='[store] memory_limit for the run, e.g. "2GB"')
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--json", type=Path, default=None, help="where to write results (default benchmarks/results/)")
     args = parser.parse_args(argv)
@@ -499,19 +505,20 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     timings = Timings()
     results: dict[str, Any] = {
         "employees": args.employees, "months": args.months, "seed": args.seed, "week": str(WEEK),
-        "score": args.score, "delivery": args.delivery, "weekly": args.weekly,
+        "score": args.score, "delivery": args.delivery, "weekly": args.weekly, "memory_limit": args.memory_limit,
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "load_before": os.getloadavg()},
     }
     with (sink_process(folder, 0.0, "run") if args.delivery == "smtp" else _no_sink()) as sink:
         port = sink.port if sink else None
-        settings = settings_for(folder, score=args.score, model_dir=model_dir, delivery=args.delivery, port=port or 0)
+        settings = settings_for(folder, score=args.score, model_dir=model_dir, delivery=args.delivery, port=port or 0,
+                                memory_limit=args.memory_limit)
         timed_drop = drop
         if args.weekly:
             history, week_files = split_last_week(drop, workdir / "weekly")
             say("loading history up to the last week and running the week before (not timed) ...")
             warm = Timings()
             run_stages(folder, history, settings, warm, prefix="warm-")
-            conn = connect(settings.store.path)
+            conn = connect(settings.store.path, memory_limit=settings.store.memory_limit)
             conn.execute("delete from runs")  # the timed run is for the same week: start it afresh
             conn.execute("delete from outbox")
             conn.execute("delete from nudges")

@@ -149,29 +149,30 @@ last_career as (
 
 survey_items as (
     -- the latest answer per item in the last year, and the one before it
+    -- (max_by with n = 2: an aggregate, cheaper than numbering every answer with a window)
     select
         r.employee_id,
         r.as_of,
         a.item,
-        a.score,
-        row_number() over (partition by r.employee_id, r.as_of, a.item order by a.responded_at desc) as recency
+        max_by(a.score, a.responded_at, 2) as recent
     from roster r
     join autonomy_survey a
         on a.employee_id = r.employee_id
        and a.responded_at < r.as_of
        and a.responded_at >= r.as_of - interval 365 day
        and a.item in ('freedom', 'decisions', 'voice', 'growth')
+    group by r.employee_id, r.as_of, a.item
 ),
 
 survey as (
     select
         employee_id,
         as_of,
-        avg(score) filter (where recency = 1 and item in ('freedom', 'decisions')) as autonomy_latest,
-        avg(score) filter (where recency = 2 and item in ('freedom', 'decisions')) as autonomy_previous,
-        avg(score) filter (where recency = 1 and item = 'voice') as voice_latest,
-        avg(score) filter (where recency = 2 and item = 'voice') as voice_previous,
-        avg(score) filter (where recency = 1 and item = 'growth') as growth_latest
+        avg(recent[1]) filter (where item in ('freedom', 'decisions')) as autonomy_latest,
+        avg(recent[2]) filter (where item in ('freedom', 'decisions')) as autonomy_previous,
+        avg(recent[1]) filter (where item = 'voice') as voice_latest,
+        avg(recent[2]) filter (where item = 'voice') as voice_previous,
+        avg(recent[1]) filter (where item = 'growth') as growth_latest
     from survey_items
     group by employee_id, as_of
 ),

@@ -94,7 +94,7 @@ def _ingest(settings: Any, folder: Path) -> Any:
     from pipelines.store import open_store, utcnow
 
     options = ingest_options(settings)
-    with open_store(settings.store.path) as conn, _progress() as progress:
+    with open_store(settings.store.path, memory_limit=settings.store.memory_limit) as conn, _progress() as progress:
         task = progress.add_task("Ingesting", total=None)
 
         def step(name: str, done: int, total: int) -> None:
@@ -218,7 +218,7 @@ def _run_week_direct(settings: Any, week: Any) -> Any:
     from pipelines.weekly import run_week
 
     stages = ["features", "score", "select", "render", "enqueue", "deliver", "report"]
-    with open_store(settings.store.path) as conn, _progress() as progress:
+    with open_store(settings.store.path, memory_limit=settings.store.memory_limit) as conn, _progress() as progress:
         task = progress.add_task(f"Week {week}", total=len(stages))
 
         def step(label: str) -> None:

@@ -45,7 +45,7 @@ def _report(settings: Any, week_text: str | None) -> Any:
     from pipelines.weeks import IsoWeek
 
     week = IsoWeek.parse(week_text) if week_text else IsoWeek.containing(date.today())
-    with open_store(settings.store.path, read_only=True) as conn, _progress() as progress:
+    with open_store(settings.store.path, read_only=True, memory_limit=settings.store.memory_limit) as conn, _progress() as progress:
         progress.add_task(f"Week {week}: HR summary", total=None)
         return write_report(conn, plan_week(conn, settings, week), settings)
 
@@ -86,7 +86,7 @@ def _preview(current: Any, proposed: Any, week_text: str | None, manager: str | 
 
     week = IsoWeek.parse(week_text) if week_text else IsoWeek.containing(date.today())
     # Read-only: the database refuses any write, whatever the code below does.
-    with open_store(current.store.path, read_only=True) as conn, _progress() as progress:
+    with open_store(current.store.path, read_only=True, memory_limit=current.store.memory_limit) as conn, _progress() as progress:
         task = progress.add_task(f"Week {week}: current settings", total=None)
         before = plan_week(conn, current, week)
         progress.update(task, description=f"Week {week}: proposed settings")

@@ -52,7 +52,7 @@ def _send(settings: Any, week_text: str | None) -> Any:
     from pipelines.weeks import IsoWeek
 
     week = str(IsoWeek.parse(week_text)) if week_text else None
-    with open_store(settings.store.path) as conn, _progress() as progress:
+    with open_store(settings.store.path, memory_limit=settings.store.memory_limit) as conn, _progress() as progress:
         task = progress.add_task("Sending digests", total=None)
 
         def step(done: int, total: int) -> None:
@@ -71,7 +71,7 @@ def outbox_status(week: WeekOption = None) -> None:
     from pipelines.weeks import IsoWeek
 
     settings = _settings()
-    with open_store(settings.store.path, read_only=True) as conn:
+    with open_store(settings.store.path, read_only=True, memory_limit=settings.store.memory_limit) as conn:
         counts, problems = status(conn, str(IsoWeek.parse(week)) if week else None)
     table = Table(title="Outbox" + (f" {week}" if week else ""), show_header=False)
     table.add_column("state")
@@ -102,6 +102,6 @@ def outbox_retry(
     if not failed:
         raise ConfigError("say what to retry: `retention outbox retry --failed`")
     settings = _settings()
-    with open_store(settings.store.path) as conn:
+    with open_store(settings.store.path, memory_limit=settings.store.memory_limit) as conn:
         n = retry_failed(conn, str(IsoWeek.parse(week)) if week else None)
     console.print(f"{n:,} failed digests queued again; `retention send` delivers them.")

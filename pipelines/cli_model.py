@@ -37,7 +37,7 @@ def _train(settings: Any) -> dict[str, Any]:
     from pipelines.store import open_store
     from pipelines.training import train_from_store
 
-    with open_store(settings.store.path) as conn, _progress() as progress:
+    with open_store(settings.store.path, memory_limit=settings.store.memory_limit) as conn, _progress() as progress:
         task = progress.add_task("Building snapshots", total=None)
         _, trained = train_from_store(
             conn, settings, progress=lambda label: progress.update(task, description=label.capitalize())

@@ -227,7 +227,7 @@ def weekly_digest(
         overrides["flows.dask_workers"] = workers
     settings = load_settings(Path(config_path) if config_path else None, overrides=overrides)
     iso = IsoWeek.parse(week) if week else IsoWeek.containing(date.today())
-    with _one_run_per_week(str(iso)), open_store(settings.store.path) as conn:
+    with _one_run_per_week(str(iso)), open_store(settings.store.path, memory_limit=settings.store.memory_limit) as conn:
         ingested = _io(ingest_task, settings)(conn, settings)
         report = start_run(conn, iso)
         try:
@@ -309,7 +309,7 @@ def _weekly_artifacts(report: WeeklyReport, ingested: dict[str, int]) -> None:
 
 @task(name="train", cache_policy=NO_CACHE, persist_result=False)
 def train_task(settings: Settings) -> tuple[TrainingSet, Trained]:
-    with open_store(settings.store.path) as conn:
+    with open_store(settings.store.path, memory_limit=settings.store.memory_limit) as conn:
         return train_from_store(conn, settings)
 
 

@@ -51,6 +51,8 @@ class Section(BaseModel):
 
 class StoreSettings(Section):
     path: Path = Path("retention.duckdb")
+    # DuckDB's memory cap, e.g. "2GB" (beyond it, work spills to disk); unset: 80% of RAM.
+    memory_limit: str | None = Field(default=None, pattern=r"^\s*\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*$")
 
 
 class IngestSettings(Section):

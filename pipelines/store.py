@@ -33,15 +33,20 @@ def migrations() -> list[tuple[int, Path]]:
 SCHEMA_VERSION = migrations()[-1][0]
 
 
-def connect(path: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    """Open (creating if needed) and migrate the store at `path`."""
+def connect(path: Path, *, read_only: bool = False, memory_limit: str | None = None) -> duckdb.DuckDBPyConnection:
+    """Open (creating if needed) and migrate the store at `path`.
+
+    `memory_limit` (DuckDB's syntax, e.g. "2GB") caps DuckDB's own memory; beyond it, work
+    spills to a temporary folder beside the store. Unset: DuckDB's default, 80% of RAM.
+    """
     path = Path(path)
     if read_only and not path.exists():
         raise StoreError(f"no store at {path}: run `retention ingest DIR` (or `retention demo`) first")
     if not read_only:
         path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        conn = duckdb.connect(str(path), read_only=read_only)
+        config: dict[str, str | bool | int | float | list[str]] = {"memory_limit": memory_limit} if memory_limit else {}
+        conn = duckdb.connect(str(path), read_only=read_only, config=config)
     except duckdb.IOException as exc:
         if "lock" in str(exc).lower():
             raise StoreLockedError(
@@ -65,8 +70,10 @@ def connect(path: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection
 
 
 @contextmanager
-def open_store(path: Path, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-    conn = connect(path, read_only=read_only)
+def open_store(
+    path: Path, *, read_only: bool = False, memory_limit: str | None = None
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    conn = connect(path, read_only=read_only, memory_limit=memory_limit)
     try:
         yield conn
     finally:

@@ -104,3 +104,9 @@ def test_header_injection_in_the_sender_is_refused(in_tmp):
     config = write(in_tmp / "c.toml", '[email]\nsender = "HR <hr@example.com>\\r\\nBcc: evil@example.com"\n')
     with pytest.raises(ConfigError, match="email.sender"):
         load_settings(config)
+
+
+def test_a_memory_limit_without_a_unit_is_refused_with_the_key(in_tmp):
+    (in_tmp / "retention.toml").write_text('[store]\nmemory_limit = "2"\n')
+    with pytest.raises(ConfigError, match="store.memory_limit"):
+        load_settings()

@@ -45,3 +45,12 @@ def test_a_store_held_by_another_process_gives_a_plain_message(store_path):
 def test_reading_a_store_that_does_not_exist_says_what_to_do(tmp_path):
     with pytest.raises(StoreError, match="retention ingest"):
         connect(tmp_path / "missing.duckdb", read_only=True)
+
+
+def test_a_configured_memory_limit_caps_duckdb(tmp_path):
+    conn = connect(tmp_path / "capped.duckdb", memory_limit="256MB")
+    try:
+        limit = conn.execute("select current_setting('memory_limit')").fetchone()[0]
+    finally:
+        conn.close()
+    assert limit.replace(" ", "") in {"256.0MB", "244.1MiB", "256MB"}
