@@ -6,6 +6,27 @@
 -- `status` is today's status (selection skips anyone not active now); `manager_id`
 -- is today's manager.
 with
+-- The people of this chunk: ids in [$lo, $hi) ($hi null: no upper bound). Large rosters are
+-- computed a chunk at a time so memory stays bounded; the events below are cut the same way.
+chunk_promotions as not materialized (
+    select * from promotions where employee_id >= $lo and ($hi is null or employee_id < $hi)
+),
+chunk_performance as not materialized (
+    select * from performance where employee_id >= $lo and ($hi is null or employee_id < $hi)
+),
+chunk_recognition as not materialized (
+    select * from recognition where recipient_id >= $lo and ($hi is null or recipient_id < $hi)
+),
+chunk_one_on_ones as not materialized (
+    select * from one_on_ones where employee_id >= $lo and ($hi is null or employee_id < $hi)
+),
+chunk_autonomy_survey as not materialized (
+    select * from autonomy_survey where employee_id >= $lo and ($hi is null or employee_id < $hi)
+),
+chunk_learning as not materialized (
+    select * from learning where employee_id >= $lo and ($hi is null or employee_id < $hi)
+),
+
 roster as (
     select
         e.employee_id,
@@ -18,7 +39,8 @@ roster as (
         datediff('day', e.hire_date, cast(s.as_of as date)) as tenure_days
     from employees e
     cross join _snapshots s
-    where e.hire_date < cast(s.as_of as date)
+    where e.employee_id >= $lo and ($hi is null or e.employee_id < $hi)
+      and e.hire_date < cast(s.as_of as date)
       -- employed then: not yet left (a leaver without a date cannot be placed in time)
       and (e.exit_date >= cast(s.as_of as date) or (e.exit_date is null and e.status <> 'left'))
 ),
@@ -37,7 +59,7 @@ history as (
 last_promotion as (
     select r.employee_id, r.as_of, p.effective_date as last_promoted_on
     from roster r
-    asof left join promotions p
+    asof left join chunk_promotions p
         on r.employee_id = p.employee_id and cast(r.as_of as date) > p.effective_date
 ),
 
@@ -48,7 +70,7 @@ reviews as (
         p.rating as rating_latest,
         p.review_date as last_review_date
     from roster r
-    asof left join performance p
+    asof left join chunk_performance p
         on r.employee_id = p.employee_id and cast(r.as_of as date) > p.review_date
 ),
 
@@ -56,7 +78,7 @@ reviews_before as (
     -- the rating half a year earlier, for the trend
     select r.employee_id, r.as_of, p.rating as rating_earlier
     from roster r
-    asof left join performance p
+    asof left join chunk_performance p
         on r.employee_id = p.employee_id and cast(r.as_of as date) - interval 180 day > p.review_date
 ),
 
@@ -71,7 +93,7 @@ recognition_windows as (
         count(*) as recognition_180d,
         count(distinct g.giver_id) filter (where g.given_at >= r.as_of - interval 90 day) as givers_90d
     from roster r
-    join recognition g
+    join chunk_recognition g
         on g.recipient_id = r.employee_id
        and g.given_at < r.as_of
        and g.given_at >= r.as_of - interval 180 day
@@ -81,7 +103,7 @@ recognition_windows as (
 last_recognition as (
     select r.employee_id, r.as_of, g.given_at as last_recognised_at
     from roster r
-    asof left join recognition g
+    asof left join chunk_recognition g
         on r.employee_id = g.recipient_id and r.as_of > g.given_at
 ),
 
@@ -93,7 +115,7 @@ meetings as (
         m.status,
         row_number() over (partition by r.employee_id, r.as_of order by m.scheduled_at desc) as recency
     from roster r
-    join one_on_ones m
+    join chunk_one_on_ones m
         on m.employee_id = r.employee_id
        and m.scheduled_at < r.as_of
        and m.scheduled_at >= r.as_of - interval 180 day
@@ -114,7 +136,7 @@ meeting_stats as (
 
 held as (
     select employee_id, scheduled_at, topics
-    from one_on_ones
+    from chunk_one_on_ones
     where status = 'held'
 ),
 
@@ -156,7 +178,7 @@ survey_items as (
         a.item,
         max_by(a.score, a.responded_at, 2) as recent
     from roster r
-    join autonomy_survey a
+    join chunk_autonomy_survey a
         on a.employee_id = r.employee_id
        and a.responded_at < r.as_of
        and a.responded_at >= r.as_of - interval 365 day
@@ -180,7 +202,7 @@ survey as (
 learning_windows as (
     select r.employee_id, r.as_of, count(*) as learning_180d
     from roster r
-    join learning l
+    join chunk_learning l
         on l.employee_id = r.employee_id
        and l.completed_at < r.as_of
        and l.completed_at >= r.as_of - interval 180 day
@@ -190,7 +212,7 @@ learning_windows as (
 last_learning as (
     select r.employee_id, r.as_of, l.completed_at as last_learning_at
     from roster r
-    asof left join learning l
+    asof left join chunk_learning l
         on r.employee_id = l.employee_id and r.as_of > l.completed_at
 ),
 
@@ -257,38 +279,8 @@ person as (
     left join survey s on s.employee_id = r.employee_id and s.as_of = r.as_of
     left join learning_windows lw on lw.employee_id = r.employee_id and lw.as_of = r.as_of
     left join last_learning ll on ll.employee_id = r.employee_id and ll.as_of = r.as_of
-),
-
-teams as (
-    -- the people sharing a manager at the snapshot, and their recent voluntary exits
-    select
-        p.manager_id,
-        p.as_of,
-        count(*) as team_size,
-        avg(p.recognition_90d) as team_recognition_90d,
-        avg(p.one_on_ones_held_90d) as team_one_on_ones_held_90d
-    from person p
-    where p.manager_id is not null and p.manager_id <> p.employee_id
-    group by p.manager_id, p.as_of
-),
-
-team_exits as (
-    select s.as_of, e.manager_id, count(*) as team_voluntary_exits_180d
-    from employees e
-    join _snapshots s
-        on e.exit_reason = 'voluntary'
-       and e.exit_date < cast(s.as_of as date)
-       and e.exit_date >= cast(s.as_of as date) - interval 180 day
-    group by s.as_of, e.manager_id
 )
 
-select
-    p.*,
-    coalesce(t.team_size, 0) as team_size,
-    t.team_recognition_90d,
-    t.team_one_on_ones_held_90d,
-    coalesce(x.team_voluntary_exits_180d, 0) as team_voluntary_exits_180d
+select p.*
 from person p
-left join teams t on t.manager_id = p.manager_id and t.as_of = p.as_of
-left join team_exits x on x.manager_id = p.manager_id and x.as_of = p.as_of
 order by p.as_of, p.employee_id

@@ -96,3 +96,17 @@ def test_the_rules_score_ranks_real_leavers_above_stayers_in_the_synthetic_org(c
 def test_without_learning_history_learning_recency_is_unknown(conn, drop):
     ingest_folder(conn, drop, IngestOptions(today=TODAY))  # the tiny org has no learning file
     assert np.isnan(compute_features(conn, AS_OF).numeric("days_since_learning")).all()
+
+
+def test_features_computed_in_chunks_of_people_equal_features_computed_at_once(conn, drop):
+    ingest_folder(conn, drop, IngestOptions(today=TODAY))
+    as_of = datetime(2026, 11, 1)
+    whole = compute_features(conn, as_of)
+    chunked = compute_features(conn, as_of, chunk_people=3)  # 7 chunks; teams span them
+    assert list(chunked.columns) == list(whole.columns)
+    for name, values in whole.columns.items():
+        if values.dtype.kind in "biuf":
+            np.testing.assert_array_equal(chunked.numeric(name), whole.numeric(name), err_msg=name)
+        else:
+            assert list(chunked[name]) == list(values), name
+    assert whole.numeric("team_size").max() > 3  # a team really was split across chunks
