@@ -37,7 +37,8 @@ class RenderedBatch:
     messages: list[tuple[Digest, bytes]] = field(default_factory=list)
     # (week, manager, employee, kind, skip_level, priority) for every nudge in those messages
     nudges: list[tuple[str, str, str, str, bool, float]] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)  # manager ids whose digest could not be made
+    # (manager id, why) for digests that could not be made; the reason names no person
+    skipped: list[tuple[str, str]] = field(default_factory=list)
 
 
 def plan_jobs(
@@ -98,7 +99,7 @@ def render_job(
             batch.nudges.extend(
                 (job.week, p.recipient_id, p.employee_id, p.kind, p.skip_level, p.priority) for p in picks
             )
-        except RenderError:
+        except RenderError as exc:
             # An unusable manager address costs that one digest, never the run.
-            batch.skipped.append(manager.employee_id)
+            batch.skipped.append((manager.employee_id, str(exc)))
     return batch
