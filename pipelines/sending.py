@@ -40,6 +40,7 @@ PENDING = ("queued", "sending", "deferred")
 STATES = ("queued", "sending", "sent", "deferred", "failed_permanent")
 CLAIM_SIZE = 64  # messages marked `sending` in one write, before any of them is handed to a connection
 FLUSH_S = 0.05  # outcomes are recorded at least this often
+PAGE_SIZE = 5000  # digests read into memory at a time (about 100 MB)
 Progress = Callable[[int, int], None]
 
 
@@ -85,20 +86,34 @@ def envelope_address(header: str, *, what: str) -> str:
     return parsed[0][1]
 
 
-def pending_messages(
-    conn: duckdb.DuckDBPyConnection, sender: str, week: str | None = None
-) -> tuple[list[Outgoing], list[Outcome]]:
-    """Everything not yet accepted (queued, in flight at a crash, deferred), oldest week first.
-
-    A row whose recipient is not one usable address cannot be sent at all: it
-    comes back as a permanent failure instead of stopping everyone else's mail.
-    """
-    sql = "select week, manager_id, recipient, message from outbox where state in ('queued', 'sending', 'deferred')"
+def pending_keys(conn: duckdb.DuckDBPyConnection, week: str | None = None) -> list[tuple[str, str]]:
+    """(week, manager) of everything not yet accepted (queued, in flight at a crash, deferred), oldest week first."""
+    sql = "select week, manager_id from outbox where state in ('queued', 'sending', 'deferred')"
     params: list[object] = []
     if week is not None:
         sql += " and week = ?"
         params.append(week)
-    rows = conn.execute(sql + " order by week, manager_id", params).fetchall()
+    return [(str(w), str(m)) for w, m in conn.execute(sql + " order by week, manager_id", params).fetchall()]
+
+
+def pending_messages(
+    conn: duckdb.DuckDBPyConnection, sender: str, keys: Sequence[tuple[str, str]]
+) -> tuple[list[Outgoing], list[Outcome]]:
+    """The bytes of these digests, ready for the wire.
+
+    A row whose recipient is not one usable address cannot be sent at all: it
+    comes back as a permanent failure instead of stopping everyone else's mail.
+    """
+    if not keys:
+        return [], []
+    conn.register("_page", _keys_table(keys))
+    try:
+        rows = conn.execute(
+            "select o.week, o.manager_id, o.recipient, o.message from outbox o join _page p using (week, manager_id)"
+            " order by o.week, o.manager_id"
+        ).fetchall()
+    finally:
+        conn.unregister("_page")
     envelope_from = envelope_address(sender, what="[email] sender")
     messages, unusable = [], []
     for week_, manager, recipient, data in rows:
@@ -169,13 +184,18 @@ def send_pending(
     *,
     week: str | None = None,
     progress: Progress | None = None,
+    page_size: int = PAGE_SIZE,
 ) -> SendReport:
-    """Send what is queued, in flight from a crash, or deferred; record every outcome as it settles."""
-    messages, unusable = pending_messages(conn, settings.email.sender, week)
-    record(conn, unusable)
-    report = SendReport(pending=len(messages) + len(unusable))
-    if not messages:
-        report.states = dict(Counter(o.state for o in unusable))
+    """Send what is queued, in flight from a crash, or deferred; record every outcome as it settles.
+
+    Messages are read a page at a time, so memory holds one page of bytes (a 2M-person
+    company's week is 2.6 GB of digests). A page in which nothing was accepted and
+    everything was deferred means the server is down or refusing us: the pages after it
+    are deferred untried, with the same reason, instead of each waiting out its timeout.
+    """
+    keys = pending_keys(conn, week)
+    report = SendReport(pending=len(keys))
+    if not keys:
         return report
     report.resumed = int(
         fetch_value(
@@ -185,9 +205,52 @@ def send_pending(
         )
         or 0
     )
+    states: Counter[str] = Counter()
     done = 0
-    states: Counter[str] = Counter(o.state for o in unusable)
+    started = time.perf_counter()
+    for start in range(0, len(keys), max(1, page_size)):
+        page = keys[start : start + page_size]
+        messages, unusable = pending_messages(conn, settings.email.sender, page)
+        record(conn, unusable)
+        states.update(o.state for o in unusable)
+        outcomes = _send_page(conn, messages, settings, _offset(progress, done, len(keys)))
+        states.update(o.state for o in outcomes)
+        done += len(page)
+        if outcomes and all(o.state == "deferred" for o in outcomes):
+            rest = keys[start + page_size :]
+            reason = next((o.error for o in outcomes if o.error), None) or "the mail server accepted nothing"
+            skipped = [Outcome(k, "deferred", 0, f"not tried: {reason}") for k in rest]
+            record(conn, skipped)
+            states.update(o.state for o in skipped)
+            break
+    report.seconds = time.perf_counter() - started
+    report.states = dict(states)
+    log.info(
+        "sent %d of %d digests in %.1f s (%s)",
+        states.get("sent", 0),
+        len(keys),
+        report.seconds,
+        ", ".join(f"{k} {v}" for k, v in sorted(states.items())),
+    )
+    return report
 
+
+def _offset(progress: Progress | None, base: int, total: int) -> Callable[[int], None] | None:
+    """Progress within a page, reported as progress within the whole send."""
+    if progress is None:
+        return None
+    return lambda n: progress(base + n, total)
+
+
+def _send_page(
+    conn: duckdb.DuckDBPyConnection,
+    messages: list[Outgoing],
+    settings: Settings,
+    progress: Callable[[int], None] | None,
+) -> list[Outcome]:
+    if not messages:
+        return []
+    done = 0
     # Store writes run on one thread of their own (DuckDB releases the GIL), in order, on
     # a cursor of their own: while one chunk is recorded the other connections keep sending.
     writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="outbox-writer")
@@ -199,29 +262,17 @@ def send_pending(
     async def settled(outcomes: list[Outcome]) -> None:
         nonlocal done
         await asyncio.get_running_loop().run_in_executor(writer, record, cursor, outcomes)
-        states.update(o.state for o in outcomes)
         done += len(outcomes)
         if progress is not None:
-            progress(done, len(messages))
+            progress(done)
 
-    started = time.perf_counter()
     try:
-        asyncio.run(
+        return asyncio.run(
             deliver(messages, smtp_config(settings), on_claim=claimed, on_outcomes=settled, claim_size=CLAIM_SIZE, flush_s=FLUSH_S)
         )
     finally:
         writer.shutdown(wait=True)
         cursor.close()
-    report.seconds = time.perf_counter() - started
-    report.states = dict(states)
-    log.info(
-        "sent %d of %d digests in %.1f s (%s)",
-        states.get("sent", 0),
-        len(messages),
-        report.seconds,
-        ", ".join(f"{k} {v}" for k, v in sorted(states.items())),
-    )
-    return report
 
 
 def outbox_status(conn: duckdb.DuckDBPyConnection, week: str | None = None) -> tuple[dict[str, int], list[tuple]]:

@@ -138,6 +138,27 @@ def test_every_queued_digest_arrives_once_as_a_well_formed_email(queued, start_s
     assert all(r["state"] == "sent" and r["attempts"] == 1 and r["delivered_at"] for r in outbox.values())
 
 
+def test_digests_sent_a_page_at_a_time_each_arrive_once(queued, start_sink, tmp_path):
+    sink = start_sink()
+    report = send_pending(queued, smtp_settings(tmp_path, sink), page_size=1)
+    outbox = rows(queued)
+    assert len(outbox) >= 3  # one page each
+    assert report.states == {"sent": len(outbox)}
+    assert sorted(sink.message_ids()) == sorted(r["message_id"] for r in outbox.values())
+
+
+def test_after_a_page_the_server_accepted_nothing_of_the_rest_are_deferred_untried(queued, start_sink, tmp_path):
+    sink = start_sink(always_451=True)
+    report = send_pending(queued, smtp_settings(tmp_path, sink, max_attempts=1), page_size=1)
+    outbox = rows(queued)
+    assert report.states == {"deferred": len(outbox)}
+    tried = [r for r in outbox.values() if r["attempts"]]
+    assert len(tried) == 1 < len(outbox)  # the first page only
+    assert all(r["last_error"].startswith("not tried:") for r in outbox.values() if not r["attempts"])
+    sink.handler.always_451 = False
+    assert send_pending(queued, smtp_settings(tmp_path, sink)).states == {"sent": len(outbox)}
+
+
 def test_a_second_send_after_success_sends_nothing(queued, start_sink, tmp_path):
     sink = start_sink()
     settings = smtp_settings(tmp_path, sink)
