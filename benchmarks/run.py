@@ -82,6 +82,7 @@ from pipelines.weekly import (  # noqa: E402
     scoring_stage,
     selection_stage,
     start_run,
+    steady_heap,
     threshold_for,
 )
 from pipelines.weeks import IsoWeek  # noqa: E402
@@ -208,7 +209,7 @@ def generate_sharded(spec: SynthSpec, drop: Path) -> None:
 def split_last_week(drop: Path, out: Path) -> tuple[Path, Path]:
     """History (events before the last week) and the last week's events as separate new files."""
     history, week = out / "history", out / "week"
-    if (out / "split.done").is_file():
+    if (out / "split.v2").is_file():
         return history, week
     shutil.rmtree(out, ignore_errors=True)
     history.mkdir(parents=True)
@@ -223,16 +224,17 @@ def split_last_week(drop: Path, out: Path) -> tuple[Path, Path]:
         column = EVENT_TIME[source]
         read = f"read_csv('{path}', all_varchar = true, header = true)"
         conn.execute(
-            f"copy (select * from {read} where try_cast({column} as date) < '{cut}' or try_cast({column} as date) is null)"
+            f"copy (select * from {read} where not coalesce(try_cast({column} as date) between '{cut}' and '{END}', false))"
             f" to '{history / path.name}' (header true)"
         )
         (week / source).mkdir()
+        # The last week's events; rows dated after the data ends (planned reviews, bad dates) stay with the history.
         conn.execute(
-            f"copy (select * from {read} where try_cast({column} as date) >= '{cut}')"
+            f"copy (select * from {read} where try_cast({column} as date) between '{cut}' and '{END}')"
             f" to '{week / source / WEEKLY_FILE}' (header true)"
         )
     conn.close()
-    (out / "split.done").write_text("", encoding="utf-8")
+    (out / "split.v2").write_text("", encoding="utf-8")
     return history, week
 
 
@@ -307,14 +309,15 @@ def run_stages(
         # Render and enqueue interleave batch by batch (memory stays flat); each is timed on its own.
         render_s = enqueue_s = 0.0
         digests = 0
-        for job in render_jobs(conn, plan, settings, run):
-            started = time.perf_counter()
-            batch = render_batch(job, plan, settings)
-            middle = time.perf_counter()
-            enqueue_batch(conn, batch, run)
-            render_s, enqueue_s = render_s + middle - started, enqueue_s + time.perf_counter() - middle
-            digests += len(batch.messages)
-            del batch
+        with steady_heap():
+            for job in render_jobs(conn, plan, settings, run):
+                started = time.perf_counter()
+                batch = render_batch(job, plan, settings)
+                middle = time.perf_counter()
+                enqueue_batch(conn, batch, run)
+                render_s, enqueue_s = render_s + middle - started, enqueue_s + time.perf_counter() - middle
+                digests += len(batch.messages)
+                del batch
         started = time.perf_counter()
         record_run(conn, plan, run)
         enqueue_s += time.perf_counter() - started

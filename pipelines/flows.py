@@ -65,6 +65,7 @@ from pipelines.weekly import (
     scoring_stage,
     selection_stage,
     start_run,
+    steady_heap,
 )
 from pipelines.weeks import IsoWeek
 
@@ -144,7 +145,7 @@ def render_and_enqueue_batches(
     jobs = batches_task(conn, _quiet(plan), settings, report)
     kinds, identity = plan.catalog.by_id(), identity_from(settings)
     runner, in_flight = batch_runner(settings)
-    with runner:
+    with runner, steady_heap():
         pending: list[PrefectFuture[RenderedBatch]] = []
         queue = list(reversed(jobs))
         while queue or pending:
