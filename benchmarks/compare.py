@@ -145,6 +145,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--weekly", action="store_true",
                         help="ours as a steady-state week (history already in the store, only the last week's"
                              " files new); the peer, having no store, reads everything as it would every week")
+    parser.add_argument("--ours", type=Path, default=None,
+                        help="reuse a benchmarks/run.py result of the same org and settings instead of running ours")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
 
@@ -152,8 +154,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     drop = prepare_drop(workdir, SynthSpec(employees=args.employees, months=args.months, seed=args.seed, end=END))
     folder = workdir / "compare"
     folder.mkdir(parents=True, exist_ok=True)
-    say(f"ours on {args.employees:,} employees x {args.months} months (rules score) ...")
-    ours = run_ours(args, workdir, folder / "ours.json")
+    if args.ours:
+        ours = json.loads(args.ours.read_text(encoding="utf-8"))
+        wanted = {"employees": args.employees, "months": args.months, "score": "rules", "weekly": args.weekly,
+                  "delivery": "smtp" if args.peer == "naive" else "files"}
+        if any(ours.get(k) != v for k, v in wanted.items()):
+            raise SystemExit(f"{args.ours} is not a run of {wanted}")
+        say(f"ours from {args.ours} (benchmarks/run.py with the same org and settings)")
+    else:
+        say(f"ours on {args.employees:,} employees x {args.months} months (rules score) ...")
+        ours = run_ours(args, workdir, folder / "ours.json")
     say(f"{args.peer} peer on the same drop folder ...")
     peer = run_peer(args, drop, folder)
     overhead = None
