@@ -23,6 +23,7 @@ from pipelines.files import atomic_write
 from pipelines.store import fetch_value, utcnow
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
+FILES_PAGE = 2000  # digests read into memory at a time when writing files
 
 
 def safe_filename(manager_id: str) -> str:
@@ -93,15 +94,22 @@ def deliver_files(conn: duckdb.DuckDBPyConnection, week: str, outbox_dir: Path) 
     except OSError as exc:
         raise DeliveryError(f"cannot create the outbox folder {folder}: {exc.strerror}") from None
     report = FilesReport(folder=folder)
-    rows = conn.execute(
-        "select manager_id, message, html from outbox where week = ? order by manager_id", [week]
-    ).fetchall()
-    for manager_id, message, html in rows:
-        name = safe_filename(manager_id)
-        changed = _write_if_different(folder / f"{name}.eml", bytes(message))
-        changed |= _write_if_different(folder / f"{name}.html", html.encode("utf-8"))
-        report.written += changed
-        report.unchanged += not changed
+    managers = [r[0] for r in conn.execute("select manager_id from outbox where week = ? order by 1", [week]).fetchall()]
+    # A page of bodies at a time: a 2M-person company's week is 4 GB of messages and previews.
+    for start in range(0, len(managers), FILES_PAGE):
+        page = managers[start : start + FILES_PAGE]
+        rows = conn.execute(
+            "select manager_id, message, html from outbox where week = ? and manager_id >= ? and manager_id <= ?"
+            " order by manager_id",
+            [week, page[0], page[-1]],
+        ).fetchall()
+        for manager_id, message, html in rows:
+            name = safe_filename(manager_id)
+            changed = _write_if_different(folder / f"{name}.eml", bytes(message))
+            changed |= _write_if_different(folder / f"{name}.html", html.encode("utf-8"))
+            report.written += changed
+            report.unchanged += not changed
+        del rows
     # Every file of the week is on disk now: in files mode that is delivery.
     conn.execute(
         "update outbox set state = 'sent', delivered_at = ? where week = ? and state <> 'sent'", [utcnow(), week]

@@ -139,6 +139,14 @@ def test_a_deleted_outbox_file_comes_back_byte_for_byte(ingested, tmp_path):
     assert path.read_bytes() == original
 
 
+def test_files_written_a_page_at_a_time_are_every_digest_of_the_week(ingested, tmp_path, monkeypatch):
+    monkeypatch.setattr("nudges.outbox.FILES_PAGE", 1)
+    report = run(ingested, tmp_path)
+    written = sorted(p.name for p in (tmp_path / "outbox" / WEEK).glob("*.eml"))
+    managers = ingested.execute("select manager_id from outbox order by 1").fetchall()
+    assert report.digests_new > 1 and written == [f"{m}.eml" for (m,) in managers]
+
+
 def test_with_display_hidden_no_risk_or_score_appears(ingested, tmp_path):
     run(ingested, tmp_path)
     for path in (tmp_path / "outbox" / WEEK).glob("*.eml"):
