@@ -93,8 +93,23 @@ def active_kinds(settings: Settings) -> tuple[Catalog, list[NudgeKind]]:
     return catalog, catalog.active(settings.nudges.disabled_kinds)
 
 
-def load_people(conn: duckdb.DuckDBPyConnection) -> dict[str, Person]:
-    rows = conn.execute("select employee_id, manager_id, status from employees").fetchall()
+def load_people(conn: duckdb.DuckDBPyConnection, ids: Iterable[str]) -> dict[str, Person]:
+    """These people with their managers and skip-level managers: all that routing them needs
+    (a 2M-person roster as Python objects is 400 MB the week's flagged stars never use)."""
+    rows = _with_ids(
+        conn,
+        ids,
+        """
+        with m as (select e.employee_id, e.manager_id from employees e join _wanted_ids using (employee_id)),
+        needed as (
+            select employee_id from m
+            union select manager_id from m where manager_id is not null
+            union select e.manager_id from employees e join m on e.employee_id = m.manager_id
+                where e.manager_id is not null
+        )
+        select e.employee_id, e.manager_id, e.status from employees e join needed using (employee_id)
+        """,
+    )
     return {str(e): Person(manager_id=m, status=s) for e, m, s in rows}
 
 
@@ -109,15 +124,23 @@ def load_contacts(conn: duckdb.DuckDBPyConnection, ids: Iterable[str]) -> dict[s
 
 
 def _employees_among(conn: duckdb.DuckDBPyConnection, ids: Iterable[str], columns: str) -> list[tuple[Any, ...]]:
-    """`employee_id, <columns>` of these people: a join, so 100k ids cost one hash probe each."""
+    """`employee_id, <columns>` of these people."""
+    return _with_ids(
+        conn, ids, f"select e.employee_id, {columns} from employees e join _wanted_ids w using (employee_id)"
+    )
+
+
+def _with_ids(
+    conn: duckdb.DuckDBPyConnection, ids: Iterable[str], sql: str, params: list[object] | None = None
+) -> list[tuple[Any, ...]]:
+    """Run `sql` with the ids as the table `_wanted_ids(employee_id)`: a join costs one hash probe per
+    row, where list_contains(?, id) compared every row with every id."""
     wanted = pa.table({"employee_id": pa.array(sorted(set(ids)), type=pa.string())})
     if not wanted.num_rows:
         return []
     conn.register("_wanted_ids", wanted)
     try:
-        return conn.execute(
-            f"select e.employee_id, {columns} from employees e join _wanted_ids w using (employee_id)"
-        ).fetchall()
+        return conn.execute(sql, params).fetchall() if params else conn.execute(sql).fetchall()
     finally:
         conn.unregister("_wanted_ids")
 
@@ -130,15 +153,19 @@ def load_last_sent(conn: duckdb.DuckDBPyConnection, week: IsoWeek) -> dict[tuple
     return {(e, k): IsoWeek.parse(w).monday for e, k, w in rows}
 
 
-def load_previous_managers(conn: duckdb.DuckDBPyConnection, week: IsoWeek) -> dict[str, str | None]:
-    """Each person's manager as the last run before this week recorded it."""
-    rows = conn.execute(
+def load_previous_managers(
+    conn: duckdb.DuckDBPyConnection, week: IsoWeek, ids: Iterable[str]
+) -> dict[str, str | None]:
+    """These people's managers as the last run before this week recorded them."""
+    rows = _with_ids(
+        conn,
+        ids,
         """
         select employee_id, arg_max(manager_id, week) from manager_history
-        where week < ? group by employee_id
+        where week < ? and employee_id in (select employee_id from _wanted_ids) group by employee_id
         """,
         [str(week)],
-    ).fetchall()
+    )
     return {str(e): m for e, m in rows}
 
 
@@ -224,17 +251,19 @@ def select_stage(
         per_manager=settings.nudges.per_manager,
         rating_max=settings.ingest.rating_max,
     )
+    # Only stars at or above the threshold are routed or checked for a manager change.
+    flagged = [str(e) for e in features["employee_id"][stars & (scores.risk >= policy.threshold)]]
     try:
         selection = select(
             features,
             scores,
             stars,
             kinds,
-            load_people(conn),
+            load_people(conn, flagged),
             policy,
             today=week.monday,
             last_sent=load_last_sent(conn, week),
-            previous_managers=load_previous_managers(conn, week),
+            previous_managers=load_previous_managers(conn, week, flagged),
         )
     except ValueError as exc:
         raise ConfigError(f"nudge catalog: {exc}") from None
