@@ -8,7 +8,7 @@ from email.message import EmailMessage
 from email.utils import getaddresses
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from nudges.mime import build_message, digest_bytes
@@ -46,7 +46,7 @@ def parse(data: bytes) -> EmailMessage:
 
 
 def assert_same_message(d: Digest, identity: Identity = IDENTITY) -> bytes:
-    """Headers read back as written; bodies as the standard library's own message carries them.
+    """Headers read back as written (or as the standard library writes them); bodies read back exactly.
 
     Headers are compared with the input rather than the reference: the standard library
     folds a long non-ASCII display name into words that read back with an extra space.
@@ -61,8 +61,12 @@ def assert_same_message(d: Digest, identity: Identity = IDENTITY) -> bytes:
     (to,) = mine["To"].addresses
     assert (to.display_name, to.addr_spec) == (display, address)
     assert mine.get_content_type() == "multipart/alternative"
-    for kind in ("plain", "html"):
-        assert mine.get_body((kind,)).get_content() == reference.get_body((kind,)).get_content(), kind
+    for kind, body in (("plain", d.text), ("html", d.html)):
+        # The body as written, line by line, with the final newline a text part always has. On the wire
+        # text lines end in CRLF; Python hands them back as CRLF or LF depending on the transfer encoding.
+        expected = body.replace("\r\n", "\n").replace("\r", "\n")
+        expected += "" if expected.endswith("\n") else "\n"
+        assert mine.get_body((kind,)).get_content().replace("\r\n", "\n") == expected, kind
     return ours
 
 
@@ -107,6 +111,8 @@ NAME = st.text(st.characters(blacklist_categories=("Cs", "Cc", "Zs", "Zl", "Zp")
 
 @settings(max_examples=150, deadline=None)
 @given(text=BODY, html=BODY, name=NAME, subject=NAME)
+# Found in CI: QP soft breaks splitting multi-byte characters left a CRLF in Python's decoded text.
+@example(text="", html="0" + "\x80" * 22 + "\u0800" * 12, name="0", subject="0")
 def test_any_body_name_and_subject_survive_the_round_trip(text, html, name, subject):
     recipient = recipient_header(Contact("M1", name, "mina@example.com"))
     assert_same_message(digest(text=text, html=html, recipient=recipient, subject=subject.strip() or "x"))
