@@ -4,8 +4,7 @@
 bodies in pure Python: about 3 ms a digest, which at 100k employees was most of
 the weekly run. A digest always has the same shape (a handful of headers, a
 text part and an HTML part), so we write that shape ourselves: bodies go
-through `binascii` (C; quoted-printable when ASCII, else base64), headers are
-plain ASCII or RFC 2047 encoded.
+through `binascii.b2a_qp` (C), headers are plain ASCII or RFC 2047 encoded.
 Anything outside the shapes handled here (an address that is not ASCII, a
 recipient list) goes through the standard library instead, and a test checks
 both paths parse to the same message.
@@ -41,7 +40,7 @@ def digest_bytes(digest: Digest, identity: Identity, *, date: float | None = Non
     except _Unusual:
         return build_message(digest, identity, date=date).as_bytes(policy=SMTP)
     boundary = "=_" + hashlib.sha256(digest.message_id.encode("utf-8")).hexdigest()[:28]
-    # "=_" never occurs in quoted-printable or base64 output, so the boundary cannot clash with a body.
+    # "=_" never occurs in quoted-printable output, so the boundary cannot clash with a body.
     marker = f"--{boundary}\r\n".encode("ascii")
     return b"".join(
         (
@@ -106,24 +105,12 @@ def _fold(line: str) -> str:
 
 
 def _part(subtype: str, body: str) -> bytes:
-    """Quoted-printable for plain ASCII (readable in an .eml); base64 otherwise.
-
-    Base64 because Python's parser, given QP whose soft line breaks split a
-    multi-byte character near the end, kept a CRLF in the decoded text (found by
-    the property test); base64 decodes to exactly the bytes written.
-    """
     text = body.replace("\r\n", "\n").replace("\r", "\n")
     if not text.endswith("\n"):
         text += "\n"
-    data = text.encode("utf-8")
-    if data.isascii():
-        encoding = "quoted-printable"
-        encoded = binascii.b2a_qp(data, istext=True).replace(b"\n", b"\r\n")
-    else:
-        encoding = "base64"
-        encoded = b"".join(binascii.b2a_base64(data[i : i + 57]).replace(b"\n", b"\r\n") for i in range(0, len(data), 57))
+    encoded = binascii.b2a_qp(text.encode("utf-8"), istext=True).replace(b"\n", b"\r\n")
     return (
-        f'Content-Type: text/{subtype}; charset="utf-8"\r\nContent-Transfer-Encoding: {encoding}\r\n\r\n'
+        f'Content-Type: text/{subtype}; charset="utf-8"\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n'
     ).encode("ascii") + encoded + b"\r\n"  # the line break before a boundary belongs to the boundary
 
 
