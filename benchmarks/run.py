@@ -63,6 +63,7 @@ if str(ROOT) not in sys.path:
 import duckdb  # noqa: E402
 import numpy as np  # noqa: E402
 
+from benchmarks.model_bench import peak_rss_mb  # noqa: E402
 from benchmarks.smtp_bench import Wire, run_ceiling, sink_process  # noqa: E402
 from nudges.render import ItemView  # noqa: E402
 from pipelines.contract import SOURCES  # noqa: E402
@@ -114,10 +115,6 @@ EVENT_TIME = {
     "learning": "completed_at",
     "promotions": "effective_date",
 }
-
-
-def peak_rss_mb() -> float:
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
 def current_rss_mb() -> float:
