@@ -145,13 +145,16 @@ def render_and_enqueue_batches(
     jobs = batches_task(conn, _quiet(plan), settings, report)
     kinds, identity = plan.catalog.by_id(), identity_from(settings)
     runner, in_flight = batch_runner(settings)
+    # In this process, quote() spares Prefect walking every batch (1 s of a 100k week); a Dask
+    # client rebuilds quote() wrappers as bare tuples, so there the batches go plain.
+    wrap = _quiet if isinstance(runner, ThreadPoolTaskRunner) else _plain
     with runner, steady_heap():
         pending: list[PrefectFuture[RenderedBatch]] = []
         queue = list(reversed(jobs))
         while queue or pending:
             while queue and len(pending) < in_flight:
-                # Plain objects: a Dask client rebuilds quote() wrappers as bare tuples. A batch is small.
-                parameters = {"job": queue.pop(), "kinds": kinds, "identity": identity, "threshold": plan.threshold}
+                parameters = {"job": wrap(queue.pop()), "kinds": wrap(kinds), "identity": identity,
+                              "threshold": plan.threshold}
                 pending.append(runner.submit(render_task, parameters=parameters))
             done = next(as_completed(pending))
             pending.remove(done)
@@ -204,6 +207,10 @@ def _quiet(value: T) -> T:
     """Pass `value` to a task without Prefect walking every element of it to track dependencies:
     for a 100k-person week that walk took 20 s. Tasks run in order here anyway."""
     return cast(T, quote(value))
+
+
+def _plain(value: T) -> T:
+    return value
 
 
 def _io(t: Any, settings: Settings) -> Any:
