@@ -201,15 +201,19 @@ def _run_week(
         style="dim",
         highlight=False,
     )
+    from pipelines import prefect_api
+
+    api = prefect_api.start_early()  # its start-up overlaps loading the flow's code
     from pipelines.flows import weekly_digest
 
-    state = weekly_digest(
-        week=str(week),
-        config_path=str(_State.config) if _State.config else None,
-        task_runner=task_runner,
-        workers=workers,
-        return_state=True,
-    )
+    with prefect_api.using(api):
+        state = weekly_digest(
+            week=str(week),
+            config_path=str(_State.config) if _State.config else None,
+            task_runner=task_runner,
+            workers=workers,
+            return_state=True,
+        )
     return state.result()  # re-raises the stage's own error when the flow failed
 
 
