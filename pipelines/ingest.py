@@ -407,6 +407,8 @@ def _check(
                 f"list_filter(list_transform(regexp_split_to_array(coalesce(lower({raw}), ''), '[;|,]'),"
                 f" lambda t: trim(t)), lambda t: t <> '') as {name}"
             )
+        elif not col.stored:
+            typed.append(f"cast(null as varchar) as {name}")  # free text: never copied past staging
         else:
             typed.append(f"{raw} as {name}")
     # One pass: the first failing value check as a number, then the relational checks
