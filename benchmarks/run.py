@@ -398,6 +398,7 @@ def limit_render(count: int) -> float:
         "subject": "This week: 3 people on your team to back", "week": str(WEEK), "organisation": "Example Corp",
         "headline": "Hi Sam, here is your week with your team", "intro": "A few small things.",
         "items": [item, replace(item, name="Bo Example"), replace(item, name="Cy Example")],
+        "credit": "",
         "footer": "Why you got this.", "unsubscribe": "mailto:people@example.com",
     }
     html, text = env.get_template("digest.html"), env.get_template("digest.txt")

@@ -18,6 +18,7 @@ import pandas as pd
 
 from models.features import snapshot_frame
 from pipelines.errors import ModelError
+from pipelines.privacy import opted_out_ids
 from pipelines.store import fetch_value
 
 # What the model sees. Identifiers, today's status and the snapshot date are not features.
@@ -177,6 +178,7 @@ def training_set(
             f" {end:%Y-%m-%d}); a model needs more history (or a shorter [model] horizon_days)"
         )
     frame = with_attributes(snapshot_frame(conn, labelled), attributes_frame(conn, extras) if extras else None)
+    frame = frame[~frame["employee_id"].isin(opted_out_ids(conn))].reset_index(drop=True)  # never trained on
     frame["label"] = label_frame(conn, frame, horizon_days)
     return TrainingSet(
         frame=frame,

@@ -30,6 +30,8 @@ class RenderJob:
     managers: tuple[tuple[Contact, tuple[Pick, ...]], ...]
     contacts: Mapping[str, Contact]
     department: str | None = None
+    # manager -> one line of credit for following through on earlier nudges
+    credits: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -39,6 +41,8 @@ class RenderedBatch:
     nudges: list[tuple[str, str, str, str, bool, float]] = field(default_factory=list)
     # (manager id, why) for digests that could not be made; the reason names no person
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    # managers whose digest opened with a credit line (their resolved nudges are now credited)
+    credited: list[str] = field(default_factory=list)
 
 
 def plan_jobs(
@@ -49,6 +53,7 @@ def plan_jobs(
     *,
     by: str = "none",
     size: int = 2000,
+    credits: Mapping[str, str] | None = None,
 ) -> list[RenderJob]:
     """Managers in stable order, cut every `size`; with by="department" a batch never spans two departments."""
     if by not in PARTITION_BY:
@@ -74,6 +79,7 @@ def plan_jobs(
                     ),
                     contacts={k: contacts[k] for k in named if k in contacts},
                     department=dept or None,
+                    credits={m: credits[m] for m in chunk if m in credits} if credits else {},
                 )
             )
     return jobs
@@ -94,8 +100,11 @@ def render_job(
                 contacts=job.contacts,
                 identity=identity,
                 threshold=threshold,
+                credit=job.credits.get(manager.employee_id),
             )
             batch.messages.append((digest, digest_bytes(digest, identity)))
+            if manager.employee_id in job.credits:
+                batch.credited.append(manager.employee_id)
             batch.nudges.extend(
                 (job.week, p.recipient_id, p.employee_id, p.kind, p.skip_level, p.priority) for p in picks
             )

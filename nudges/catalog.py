@@ -7,7 +7,14 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from models.drivers import ACTIONABLE
 from pipelines.errors import ConfigError
@@ -19,6 +26,8 @@ EVIDENCE_KINDS: tuple[str, ...] = Evidence.__args__  # type: ignore[attr-defined
 # A kind whose driver is "several" (the engagement plan) is worth what restoring
 # every other fired kind's signal would be worth together.
 SEVERAL = "several"
+# Kinds whose follow-through is read from survey answers: never credited per person.
+SURVEY_EVIDENCE = frozenset({"autonomy", "voice"})
 
 
 class Trigger(BaseModel):
@@ -44,6 +53,29 @@ class NudgeKind(BaseModel):
     actions: list[str] = Field(min_length=1)
     questions: list[str] = Field(min_length=1)
     why: list[str] = Field(min_length=1)
+    # One sentence of credit for a manager who followed through, with {who} filled in
+    # ("the person", "both people", "2 of the 3 people"). None: no credit line for this kind.
+    credit: str | None = Field(default=None, max_length=160)
+
+    @field_validator("credit")
+    @classmethod
+    def _credit_placeholder(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        try:
+            filled = value.format(who="X")
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ValueError(f"credit may only use the placeholder {{who}} ({exc})") from None
+        if filled == value:
+            raise ValueError("credit must say who with {who}")
+        return value
+
+    @model_validator(mode="after")
+    def _no_credit_from_surveys(self) -> NudgeKind:
+        # Crediting a survey-based kind would tell the manager one person's answers moved.
+        if self.credit is not None and self.evidence in SURVEY_EVIDENCE:
+            raise ValueError(f"credit is not allowed for {self.evidence} nudges: it would reveal survey answers")
+        return self
 
     @field_validator("driver")
     @classmethod

@@ -94,13 +94,19 @@ def deliver_files(conn: duckdb.DuckDBPyConnection, week: str, outbox_dir: Path) 
     except OSError as exc:
         raise DeliveryError(f"cannot create the outbox folder {folder}: {exc.strerror}") from None
     report = FilesReport(folder=folder)
-    managers = [r[0] for r in conn.execute("select manager_id from outbox where week = ? order by 1", [week]).fetchall()]
+    # A withdrawn digest (it named someone who was later forgotten) is never written again.
+    managers = [
+        r[0]
+        for r in conn.execute(
+            "select manager_id from outbox where week = ? and state <> 'withdrawn' order by 1", [week]
+        ).fetchall()
+    ]
     # A page of bodies at a time: a 2M-person company's week is 4 GB of messages and previews.
     for start in range(0, len(managers), FILES_PAGE):
         page = managers[start : start + FILES_PAGE]
         rows = conn.execute(
             "select manager_id, message, html from outbox where week = ? and manager_id >= ? and manager_id <= ?"
-            " order by manager_id",
+            " and state <> 'withdrawn' order by manager_id",
             [week, page[0], page[-1]],
         ).fetchall()
         for manager_id, message, html in rows:
@@ -112,7 +118,8 @@ def deliver_files(conn: duckdb.DuckDBPyConnection, week: str, outbox_dir: Path) 
         del rows
     # Every file of the week is on disk now: in files mode that is delivery.
     conn.execute(
-        "update outbox set state = 'sent', delivered_at = ? where week = ? and state <> 'sent'", [utcnow(), week]
+        "update outbox set state = 'sent', delivered_at = ? where week = ? and state not in ('sent', 'withdrawn')",
+        [utcnow(), week],
     )
     return report
 

@@ -171,8 +171,13 @@ def render_digest(
     identity: Identity,
     threshold: float,
     folder: Path | None = None,
+    credit: str | None = None,
 ) -> Digest:
-    """One manager's digest, text and HTML carrying the same nudges."""
+    """One manager's digest, text and HTML carrying the same nudges.
+
+    `credit` is one line thanking the manager for following through on earlier
+    nudges (nudges.followthrough.credit_line); it opens the digest.
+    """
     anchors: dict[str, str] = {}
     turns: Counter[str] = Counter()
     items = []
@@ -211,6 +216,7 @@ def render_digest(
             else "Nothing stands out this week. Keep doing what you are doing."
         ),
         "items": items,
+        "credit": credit or "",
         "footer": (
             "Why you got this: you manage people doing strong work, and small, regular gestures help them"
             " grow with you. No individual survey answers or private messages are ever shown here."

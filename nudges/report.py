@@ -30,6 +30,8 @@ import jinja2
 import numpy as np
 
 from nudges.bands import BANDS, bands, high_from
+from nudges.followthrough import RateRow, rate_rows
+from nudges.uplift import Difference, Rate, difference
 from pipelines.errors import RenderError
 from pipelines.templating import environment
 
@@ -90,6 +92,33 @@ class ReportInputs:
     quarantine: Sequence[tuple[str, str, int]]  # (source, reason, rows)
     model_card: Mapping[str, Any] | None
     mean_risk_history: Sequence[tuple[str, float]]  # (week, mean risk of everyone scored), oldest first
+    followthrough: FollowthroughInputs | None = None
+
+
+@dataclass(frozen=True)
+class ExperimentCounts:
+    """One kind's counts per arm ("nudged", "control"): (k, n)."""
+
+    kind: str
+    recovered: Mapping[str, tuple[int, int]]
+    exits: Mapping[str, tuple[int, int]]
+
+
+@dataclass(frozen=True)
+class FollowthroughInputs:
+    """Counts only: (done, resolved, pending) per kind and per department, and the experiment's arms."""
+
+    days: int
+    by_kind: Mapping[str, tuple[int, int, int]]
+    by_department: Mapping[str, tuple[int, int, int]]
+    demoted: Sequence[str]
+    changes: Sequence[tuple[str, str]]  # (kind, demoted | restored) decided this week
+    holdout_share: float
+    experiment: Sequence[ExperimentCounts]
+    weeks_running: int  # weeks since the first control was assigned
+    exit_horizon_days: int
+    max_half_width: float
+    exit_max_half_width: float = 0.01
 
 
 # --- people by band and department -------------------------------------------------------
@@ -405,6 +434,59 @@ def _quarantine(rows: Sequence[tuple[str, str, int]]) -> dict[str, Any]:
     return {"rows": listed, "total": sum(merged.values())}
 
 
+def _rate_json(row: RateRow) -> dict[str, Any]:
+    return {"label": row.label, "done": row.done, "resolved": row.resolved, "pending": row.pending,
+            "rate": round(row.rate, 4) if row.rate is not None else None}
+
+
+def _difference_json(diff: Difference) -> dict[str, Any]:
+    def pct(x: float | None) -> float | None:
+        return round(x, 4) if x is not None else None
+
+    return {
+        "with": {"k": diff.with_.k, "n": diff.with_.n, "rate": pct(diff.with_.value)},
+        "without": {"k": diff.without.k, "n": diff.without.n, "rate": pct(diff.without.value)},
+        "difference": pct(diff.estimate),
+        "low": pct(diff.low),
+        "high": pct(diff.high),
+        "enough": diff.enough,
+        "weeks_needed": diff.weeks_needed,
+    }
+
+
+def followthrough_section(ft: FollowthroughInputs, n: int) -> dict[str, Any]:
+    """Rates by kind and department (groups under N pooled or withheld) and the experiment's comparisons."""
+    experiment: list[dict[str, Any]] = []
+    for row in ft.experiment:
+        parts: dict[str, dict[str, Any]] = {}
+        for label, counts, width in (
+            ("recovery", row.recovered, ft.max_half_width),
+            ("exits", row.exits, ft.exit_max_half_width),
+        ):
+            with_, without = counts.get("nudged", (0, 0)), counts.get("control", (0, 0))
+            parts[label] = _difference_json(
+                difference(Rate(*with_), Rate(*without), max_half_width=width, weeks_so_far=ft.weeks_running,
+                           min_per_group=n)
+            )
+        experiment.append({"kind": row.kind, **parts})
+    return {
+        "days": ft.days,
+        "by_kind": [_rate_json(r) for r in rate_rows(ft.by_kind, min_group_size=n, other="other kinds")],
+        "by_department": [_rate_json(r) for r in rate_rows(ft.by_department, min_group_size=n, other=other_label(n))],
+        "demoted": sorted(ft.demoted),
+        "changes": [{"kind": k, "action": a} for k, a in ft.changes],
+        "experiment": {
+            "holdout_share": ft.holdout_share,
+            "weeks_running": ft.weeks_running,
+            "exit_horizon_days": ft.exit_horizon_days,
+            "max_half_width": ft.max_half_width,
+            "exit_max_half_width": ft.exit_max_half_width,
+            "has_control": any(k["recovery"]["without"]["n"] or k["exits"]["without"]["n"] for k in experiment),
+            "kinds": experiment,
+        },
+    }
+
+
 def build_summary(inputs: ReportInputs) -> dict[str, Any]:
     """The HR summary as a JSON-safe dict: counts and group means only, never a person."""
     size = len(inputs.departments)
@@ -453,6 +535,7 @@ def build_summary(inputs: ReportInputs) -> dict[str, Any]:
         "quarantine": _quarantine(inputs.quarantine),
         "model": model_health(inputs.model_card, inputs.generated_at),
         "drift": mean_risk_drift(mean_risk, inputs.mean_risk_history, week=inputs.week),
+        "followthrough": followthrough_section(inputs.followthrough, n) if inputs.followthrough else None,
     }
 
 

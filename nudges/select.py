@@ -21,6 +21,7 @@ from models.features import Features
 from models.rules import signal_gaps
 from models.score import Scores
 from nudges.catalog import SEVERAL, NudgeKind
+from nudges.experiment import CONTROL, NUDGED
 
 _OPS: dict[str, Callable[[np.ndarray, float], np.ndarray]] = {
     ">=": operator.ge,
@@ -82,7 +83,7 @@ class Decision:
 
     employee_id: str
     kind: str | None
-    outcome: str  # included | skipped
+    outcome: str  # included | skipped | control
     reason: str
     recipient_id: str | None = None
     skip_level: bool = False
@@ -92,6 +93,13 @@ class Decision:
 class Selection:
     picks: list[Pick] = field(default_factory=list)
     decisions: list[Decision] = field(default_factory=list)
+    # (person, kind) withheld this week as the experiment's control group
+    controls: list[tuple[str, str]] = field(default_factory=list)
+
+    def assignments(self) -> list[tuple[str, str, str]]:
+        """(person, kind, arm) for every nudge sent or withheld this week."""
+        sent = [(p.employee_id, p.kind, NUDGED) for p in self.picks]
+        return sent + [(e, k, CONTROL) for e, k in self.controls]
 
     def by_recipient(self) -> dict[str, list[Pick]]:
         grouped: dict[str, list[Pick]] = defaultdict(list)
@@ -228,12 +236,17 @@ def select(
     today: date,
     last_sent: Mapping[tuple[str, str], date] | None = None,
     previous_managers: Mapping[str, str | None] | None = None,
+    arm_of: Callable[[str, str], str] | None = None,
+    demoted: frozenset[str] = frozenset(),
 ) -> Selection:
     """This week's picks and the reason behind every star considered.
 
     `previous_managers` is each person's manager as recorded at the last run
     before this week: someone whose manager changed since is left out this
-    week, because the new manager does not know them yet.
+    week, because the new manager does not know them yet. `arm_of(person, kind)`
+    says whether a nudge that would be sent is withheld as a control instead
+    (it then takes no place in the manager's digest). Kinds in `demoted` are
+    chosen only when no other kind fits the person.
     """
     last_sent = last_sent or {}
     previous_managers = previous_managers or {}
@@ -265,7 +278,7 @@ def select(
                 cooling.append(kind.id)
                 continue
             reduction = expected_reduction(kind, kinds, fired, scores, i)
-            if best is None or reduction > best[0]:
+            if best is None or (kind.id not in demoted, reduction) > (best[1].id not in demoted, best[0]):
                 best = (reduction, kind)
         if best is None:
             reason = f"cooldown ({', '.join(cooling)})" if cooling else "no trigger fired"
@@ -274,6 +287,12 @@ def select(
         recipient, skip_level = route(employee, people)
         if recipient is None:
             selection.decisions.append(Decision(employee, best[1].id, "skipped", "no active manager or skip-level"))
+            continue
+        if arm_of is not None and arm_of(employee, best[1].id) == CONTROL:
+            selection.controls.append((employee, best[1].id))
+            selection.decisions.append(
+                Decision(employee, best[1].id, "control", "held out as a control (experiment)", recipient, skip_level)
+            )
             continue
         risk = float(scores.risk[i])
         priority = risk * (0.5 + 0.5 * min(rating[i] / policy.rating_max, 1.0))

@@ -91,6 +91,7 @@ def ingest(
 
 def _ingest(settings: Any, folder: Path) -> Any:
     from pipelines.ingest import ingest_folder, ingest_options
+    from pipelines.privacy import sync_opt_out_file
     from pipelines.store import open_store, utcnow
 
     options = ingest_options(settings)
@@ -112,6 +113,7 @@ def _ingest(settings: Any, folder: Path) -> Any:
             "insert into runs values (?, 'ingest', null, ?, ?, 'completed', ?)",
             [report.run_id, started, utcnow(), json.dumps(summary)],
         )
+        sync_opt_out_file(conn, settings.privacy.opt_out_file)
     return report
 
 
@@ -221,7 +223,7 @@ def _run_week_direct(settings: Any, week: Any) -> Any:
     from pipelines.store import open_store
     from pipelines.weekly import run_week
 
-    stages = ["features", "score", "select", "render", "enqueue", "deliver", "report"]
+    stages = ["follow-through", "features", "score", "select", "render", "enqueue", "deliver", "report"]
     with open_store(settings.store.path, memory_limit=settings.store.memory_limit) as conn, _progress() as progress:
         task = progress.add_task(f"Week {week}", total=len(stages))
 
@@ -243,7 +245,15 @@ def _print_week(report: Any) -> None:
     for kind, count in sorted(report.nudges_by_kind.items()):
         table.add_row(f"  {kind}", f"{count:,}")
     table.add_row("rows in quarantine", f"{report.quarantined_rows:,}")
+    table.add_row("earlier nudges followed through (found now)", f"{report.followthrough_done:,}")
+    table.add_row("earlier nudges expired / still open", f"{report.followthrough_expired:,} / {report.followthrough_open:,}")
+    if report.controls:
+        table.add_row("nudges withheld as controls", f"{report.controls:,}")
+    if report.credit_lines:
+        table.add_row("digests opening with credit", f"{report.credit_lines:,}")
     console.print(table)
+    for change in report.demotions:
+        console.print(f"Catalog: {escape(change)} on its follow-through rate (see the HR summary).")
     if report.score_note:
         console.print(f"Scored with {escape(report.score_note)}.")
     if report.digests_existing:
@@ -345,7 +355,7 @@ def config_show() -> None:
 
 
 # The other commands register themselves on `app` when imported; here, so `--help` lists them after these.
-from pipelines import cli_hr, cli_mail  # noqa: E402,F401
+from pipelines import cli_hr, cli_mail, cli_privacy  # noqa: E402,F401
 
 
 def main() -> None:

@@ -8,6 +8,7 @@
     ├── ModelError                  a model cannot be trained, loaded or used
     │   └── UntrustedModelError     a model file holds types outside our allow-list
     ├── RenderError                 a digest cannot be rendered or addressed
+    ├── PrivacyError                an explain, forget or opt-out request cannot be carried out
     └── DeliveryError               a digest cannot be written or sent
         ├── TransientDeliveryError  worth retrying later (4xx, network)
         └── PermanentDeliveryError  will not succeed on retry (5xx)
@@ -49,6 +50,10 @@ class UntrustedModelError(ModelError):
 
 class RenderError(RetentionError):
     """Raised when a digest cannot be rendered or addressed."""
+
+
+class PrivacyError(RetentionError):
+    """Raised when an explain, forget or opt-out request cannot be carried out (e.g. an unknown id)."""
 
 
 class DeliveryError(RetentionError):

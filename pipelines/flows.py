@@ -44,6 +44,7 @@ from nudges.outbox import FilesReport
 from nudges.render import Identity
 from pipelines.errors import ConfigError, StoreLockedError
 from pipelines.ingest import ingest_folder, ingest_options
+from pipelines.privacy import apply_data_rules
 from pipelines.settings import Settings, load_settings
 from pipelines.store import open_store
 from pipelines.training import (
@@ -59,6 +60,7 @@ from pipelines.weekly import (
     fail_run,
     features_stage,
     finish_run,
+    followthrough_stage,
     identity_from,
     record_run,
     render_jobs,
@@ -82,6 +84,13 @@ def ingest_task(conn: duckdb.DuckDBPyConnection, settings: Settings) -> dict[str
         return {}
     report = ingest_folder(conn, Path(folder), ingest_options(settings))
     return {"rows_loaded": report.rows_loaded, "rows_quarantined": report.rows_quarantined}
+
+
+@task(name="follow-through", cache_policy=NO_CACHE, persist_result=False)
+def followthrough_task(
+    conn: duckdb.DuckDBPyConnection, settings: Settings, week: IsoWeek, report: WeeklyReport
+) -> None:
+    followthrough_stage(conn, settings, week, report)
 
 
 @task(name="features", cache_policy=NO_CACHE, persist_result=False)
@@ -224,7 +233,8 @@ def weekly_digest(
     task_runner: str | None = None,
     workers: int | None = None,
 ) -> WeeklyReport:
-    """Ingest -> features -> score -> select -> render + enqueue (in batches) -> deliver -> report, for one ISO week.
+    """Ingest -> follow-through -> features -> score -> select -> render + enqueue (in batches) -> deliver
+    -> report, for one ISO week.
 
     `task_runner` ("thread" or "dask") and `workers` override `[flows] task_runner` and `dask_workers`.
     """
@@ -239,6 +249,8 @@ def weekly_digest(
         ingested = _io(ingest_task, settings)(conn, settings)
         report = start_run(conn, iso)
         try:
+            apply_data_rules(conn, settings)  # purge events past [retention] keep_days, sync the opt-out file
+            followthrough_task(conn, settings, iso, report)
             features, attributes = features_task(conn, settings, iso)
             stars, scores = score_task(_quiet(features), settings, _quiet(attributes))
             plan = select_task(conn, settings, iso, _quiet(features), _quiet(stars), _quiet(scores))

@@ -17,9 +17,17 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 import numpy as np
 
-from nudges.report import ReportInputs, SourceFreshness, build_summary, summary_html
+from nudges.report import (
+    ExperimentCounts,
+    FollowthroughInputs,
+    ReportInputs,
+    SourceFreshness,
+    build_summary,
+    summary_html,
+)
 from pipelines.contract import EMPLOYEES, SOURCES
 from pipelines.files import atomic_write
+from pipelines.followthrough import demoted_now, experiment_counts, rates_by
 from pipelines.settings import Settings
 from pipelines.store import fetch_value
 
@@ -115,6 +123,27 @@ def report_inputs(
         quarantine=quarantine_counts(conn),
         model_card=model_card(settings, scores.method),
         mean_risk_history=[(str(w), float(m)) for w, m in history],
+        followthrough=followthrough_inputs(conn, plan, settings),
+    )
+
+
+def followthrough_inputs(conn: duckdb.DuckDBPyConnection, plan: WeekPlan, settings: Settings) -> FollowthroughInputs:
+    """Follow-through counts as of the week, and the control group's comparison (counts only)."""
+    today = plan.week.monday
+    counts, first = experiment_counts(conn, today, settings.experiment.exit_horizon_days)
+    changes = conn.execute("select kind, action from catalog_decisions where week = ? order by kind", [str(plan.week)])
+    return FollowthroughInputs(
+        days=settings.followthrough.days,
+        by_kind=rates_by(conn, "kind"),
+        by_department=rates_by(conn, "department"),
+        demoted=sorted(demoted_now(conn)),
+        changes=[(str(k), str(a)) for k, a in changes.fetchall()],
+        holdout_share=settings.experiment.holdout_share,
+        experiment=[ExperimentCounts(c.kind, c.recovered, c.exits) for c in counts],
+        weeks_running=max(0, (today - first).days // 7) if first else 0,
+        exit_horizon_days=settings.experiment.exit_horizon_days,
+        max_half_width=settings.experiment.max_half_width,
+        exit_max_half_width=settings.experiment.exit_max_half_width,
     )
 
 

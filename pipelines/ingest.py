@@ -30,6 +30,7 @@ from pipelines.contract import (
     Source,
 )
 from pipelines.errors import IngestError
+from pipelines.privacy import drop_forgotten_rows
 from pipelines.readers import STAGE, NeedsExactRead, Staged, quote_ident, stage_file
 from pipelines.settings import Settings
 from pipelines.store import fetch_one, fetch_value, transaction, utcnow
@@ -235,6 +236,7 @@ def _ingest_file(
     conn.execute("set preserve_insertion_order = false")
     try:
         _check(conn, drop.source, mapping, options)
+        drop_forgotten_rows(conn, drop.source)  # one `exists` probe unless someone was forgotten
         counts = _replace(conn, drop, staged, run_id=run_id)
     finally:
         conn.execute("reset preserve_insertion_order")

@@ -173,6 +173,32 @@ class NudgeSettings(Section):
     all_clear: bool = False
 
 
+class FollowthroughSettings(Section):
+    # A nudge's window: did the signal it asked for appear within this many days of its week?
+    days: int = Field(default=14, ge=1, le=180)
+
+
+class CatalogSettings(Section):
+    # Rank a kind last when its follow-through rate over the last `demote_weeks` weeks falls
+    # below this share (0..1) of at least `demote_min_resolved` final outcomes. None: never.
+    demote_below: float | None = Field(default=None, ge=0.0, le=1.0)
+    demote_min_resolved: int = Field(default=20, ge=1)
+    demote_weeks: int = Field(default=12, ge=2, le=104)
+
+
+class ExperimentSettings(Section):
+    # Share of eligible (person, kind) nudges withheld as a control group (0 = no experiment).
+    holdout_share: float = Field(default=0.0, ge=0.0, le=0.5)
+    # Seeds the coin that assigns each (person, kind); a stored assignment never flips.
+    seed: int = 0
+    # Voluntary exits are compared within this many days of a pair's first assignment.
+    exit_horizon_days: int = Field(default=180, ge=7, le=730)
+    # An interval wider than +/- this (in shares, 0.10 = 10 points) reads "not enough data yet":
+    # for signal recovery, and (much tighter, exits being rare) for voluntary exits.
+    max_half_width: float = Field(default=0.10, gt=0.0, le=1.0)
+    exit_max_half_width: float = Field(default=0.01, gt=0.0, le=1.0)
+
+
 class EmailSettings(Section):
     sender: str = "People Team <people@example.com>"
     reply_to: str = "people@example.com"
@@ -215,6 +241,27 @@ class ReportSettings(Section):
     dir: Path = Path("reports")
     # Groups (departments, band counts) under this many people are pooled or withheld.
     min_group_size: int = Field(default=5, ge=2)
+
+
+class PrivacySettings(Section):
+    """Data rights (pipelines/privacy.py): who is never scored, named in a digest or used in training."""
+
+    # A CSV with an `employee_id` header, or a text file of one id per line (# starts a comment);
+    # synced into the store's opt-out list at every ingest and weekly run. None: no file.
+    opt_out_file: Path | None = None
+
+
+class RetentionSettings(Section):
+    """How long raw signals are kept in the store."""
+
+    # The weekly run deletes recognition, 1:1, survey, learning, performance and promotion
+    # events older than this many days. 0 (TOML has no null) or None keeps everything.
+    keep_days: int | None = Field(default=1095, ge=90)
+
+    @field_validator("keep_days", mode="before")
+    @classmethod
+    def _zero_keeps_everything(cls, value: Any) -> Any:
+        return None if value in (0, "0") else value
 
 
 class FlowSettings(Section):
@@ -283,6 +330,11 @@ class Settings(BaseSettings):
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)
     report: ReportSettings = Field(default_factory=ReportSettings)
     flows: FlowSettings = Field(default_factory=FlowSettings)
+    privacy: PrivacySettings = Field(default_factory=PrivacySettings)
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
+    followthrough: FollowthroughSettings = Field(default_factory=FollowthroughSettings)
+    catalog: CatalogSettings = Field(default_factory=CatalogSettings)
+    experiment: ExperimentSettings = Field(default_factory=ExperimentSettings)
 
     @model_validator(mode="after")
     def _flag_column_is_kept(self) -> Settings:

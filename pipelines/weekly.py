@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -32,11 +32,26 @@ from models.score import Scores, model_scores, usable_model
 from models.stars import StarRule, star_mask
 from nudges.batches import RenderedBatch, RenderJob, plan_jobs, render_job
 from nudges.catalog import Catalog, NudgeKind, load_catalog
+from nudges.experiment import arm_for
+from nudges.followthrough import credit_line, demotions
 from nudges.outbox import FilesReport, deliver_files, enqueue, queued_managers
 from nudges.render import Contact, Digest, Identity, render_digest
 from nudges.select import Person, Pick, Selection, SelectionPolicy, select
 from pipelines.errors import ConfigError, StoreError
+from pipelines.followthrough import (
+    check,
+    demoted_now,
+    load_assignments,
+    mark_credited,
+    overall_rates,
+    pending_credits,
+    record_assignments,
+    record_controls,
+    record_demotions,
+    withheld_before,
+)
 from pipelines.hr_report import write_report
+from pipelines.privacy import apply_data_rules, without_opted_out
 from pipelines.sending import send_pending
 from pipelines.settings import Settings
 from pipelines.store import fetch_one, fetch_value, transaction, utcnow
@@ -70,6 +85,12 @@ class WeeklyReport:
     skipped: dict[str, int] = field(default_factory=dict)
     hr_summary: str = ""
     delivery: dict[str, int] = field(default_factory=dict)  # SMTP outcome -> digests, this run
+    followthrough_done: int = 0  # nudges whose signal appeared, found by this run
+    followthrough_expired: int = 0
+    followthrough_open: int = 0
+    controls: int = 0  # nudges withheld this week as the control group
+    credit_lines: int = 0  # digests opening with credit for following through
+    demotions: list[str] = field(default_factory=list)  # "kind demoted|restored"
 
     def as_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
@@ -253,6 +274,16 @@ def select_stage(
     )
     # Only stars at or above the threshold are routed or checked for a manager change.
     flagged = [str(e) for e in features["employee_id"][stars & (scores.risk >= policy.threshold)]]
+    # A nudge withheld as a control cools down exactly like one sent.
+    last_sent = load_last_sent(conn, week)
+    for pair, withheld in withheld_before(conn, week).items():
+        last_sent[pair] = max(withheld, last_sent.get(pair, withheld))
+    stored = load_assignments(conn, flagged)
+    experiment = settings.experiment
+
+    def arm_of(employee_id: str, kind: str) -> str:
+        return arm_for(employee_id, kind, share=experiment.holdout_share, seed=experiment.seed, stored=stored)
+
     try:
         selection = select(
             features,
@@ -262,8 +293,10 @@ def select_stage(
             load_people(conn, flagged),
             policy,
             today=week.monday,
-            last_sent=load_last_sent(conn, week),
+            last_sent=last_sent,
             previous_managers=load_previous_managers(conn, week, flagged),
+            arm_of=arm_of,
+            demoted=demoted_now(conn),
         )
     except ValueError as exc:
         raise ConfigError(f"nudge catalog: {exc}") from None
@@ -287,7 +320,15 @@ def render_jobs(conn: duckdb.DuckDBPyConnection, plan: WeekPlan, settings: Setti
     contacts = load_contacts(conn, set(grouped) | {p.employee_id for picks in grouped.values() for p in picks})
     by = settings.flows.partition_by
     departments = load_departments(conn, grouped) if by == "department" else {}
-    return plan_jobs(str(plan.week), grouped, contacts, departments, by=by, size=settings.flows.batch_size)
+    kinds = plan.catalog.by_id()
+    credits = {
+        manager: line
+        for manager, resolved in pending_credits(conn, plan.week).items()
+        if manager in grouped and (line := credit_line(resolved, kinds))
+    }
+    return plan_jobs(
+        str(plan.week), grouped, contacts, departments, by=by, size=settings.flows.batch_size, credits=credits
+    )
 
 
 def render_batch(job: RenderJob, plan: WeekPlan, settings: Settings) -> RenderedBatch:
@@ -303,6 +344,8 @@ def enqueue_batch(conn: duckdb.DuckDBPyConnection, batch: RenderedBatch, report:
     with transaction(conn):
         report.digests_new += enqueue(conn, batch.messages)
         record_nudges(conn, batch.nudges)
+        mark_credited(conn, IsoWeek.parse(report.week), batch.credited)
+    report.credit_lines += len(batch.credited)
 
 
 def render_and_enqueue(
@@ -389,6 +432,8 @@ def record_run(conn: duckdb.DuckDBPyConnection, plan: WeekPlan, report: WeeklyRe
     stats = week_stats(plan.features, plan.scores, plan.stars, plan.threshold)
     with transaction(conn):
         record_week(conn, str(plan.week), plan.selection, current_managers(conn), stats)
+        record_assignments(conn, plan.week, plan.selection.assignments())
+        record_controls(conn, plan.week, plan.selection.controls, plan.followthrough_days)
 
 
 def record_week(
@@ -465,6 +510,29 @@ class WeekPlan:
     stars: np.ndarray
     selection: Selection
     threshold: float
+    followthrough_days: int = 14
+
+
+def followthrough_stage(
+    conn: duckdb.DuckDBPyConnection, settings: Settings, week: IsoWeek, report: WeeklyReport
+) -> None:
+    """Check earlier nudges' outcomes as of this week's Monday, then let the catalog demote or
+    restore kinds on their recent follow-through (logged and stored as decisions)."""
+    catalog, _ = active_kinds(settings)
+    kinds = catalog.by_id()
+    with transaction(conn):
+        checked = check(conn, week.monday, settings.followthrough.days, week, catalog.kind)
+        rates = overall_rates(conn, kinds, week.monday - timedelta(weeks=settings.catalog.demote_weeks))
+        changes = demotions(
+            rates, demoted_now(conn), floor=settings.catalog.demote_below, min_resolved=settings.catalog.demote_min_resolved
+        )
+        record_demotions(conn, week, changes)
+    report.followthrough_done, report.followthrough_expired = checked.done, checked.expired
+    report.followthrough_open = checked.open
+    report.demotions = [f"{c.kind} {c.action}" for c in changes]
+    for c in changes:
+        log.info("week %s: catalog kind %s %s (follow-through %s of %d resolved, floor %s)", week, c.kind, c.action,
+                 f"{c.rate:.0%}" if c.rate is not None else "n/a", c.resolved, c.floor)
 
 
 def plan_week(
@@ -487,9 +555,13 @@ def plan_week(
 def features_stage(
     conn: duckdb.DuckDBPyConnection, settings: Settings, week: IsoWeek
 ) -> tuple[Features, pd.DataFrame | None]:
-    """Point-in-time features for the week, and the configured extra HRIS columns."""
+    """Point-in-time features for the week, and the configured extra HRIS columns.
+
+    People who opted out are dropped here, so they are never scored, selected or named in a
+    digest; as managers they still receive their reports' digests."""
     extras = settings.ingest.extra_columns
-    return compute_features(conn, week.as_of), (attributes_frame(conn, extras) if extras else None)
+    features = without_opted_out(conn, compute_features(conn, week.as_of))
+    return features, (attributes_frame(conn, extras) if extras else None)
 
 
 def scoring_stage(
@@ -510,7 +582,9 @@ def selection_stage(
 ) -> WeekPlan:
     catalog, kinds = active_kinds(settings)
     selection = select_stage(conn, features, scores, stars, kinds, settings, week)
-    return WeekPlan(week, catalog, features, scores, stars, selection, threshold_for(scores, settings))
+    return WeekPlan(
+        week, catalog, features, scores, stars, selection, threshold_for(scores, settings), settings.followthrough.days
+    )
 
 
 def start_run(conn: duckdb.DuckDBPyConnection, week: IsoWeek) -> WeeklyReport:
@@ -574,6 +648,9 @@ def run_week(
     step = progress or (lambda _label: None)
     report = start_run(conn, week)
     try:
+        apply_data_rules(conn, settings)  # purge events past [retention] keep_days, sync the opt-out file
+        step("follow-through")
+        followthrough_stage(conn, settings, week, report)
         plan = plan_week(conn, settings, week, progress=step)
         step("render")
         render_and_enqueue(conn, plan, settings, report)
@@ -598,6 +675,7 @@ def _summarise(
     files: FilesReport | None,
 ) -> None:
     report.score_method = scores.method
+    report.controls = len(selection.controls)
     report.people = len(features)
     report.stars = int(stars.sum())
     report.stars_flagged = int((stars & (scores.risk >= threshold_for(scores, settings))).sum())
