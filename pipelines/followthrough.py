@@ -28,7 +28,7 @@ import pyarrow as pa
 from nudges.catalog import NudgeKind
 from nudges.experiment import CONTROL, NUDGED
 from nudges.followthrough import Demotion, Resolved
-from pipelines.store import fetch_value, utcnow
+from pipelines.store import fetch_value, utcnow, with_ids
 from pipelines.weeks import IsoWeek
 
 SIGNALS_SQL = (Path(__file__).with_name("followthrough.sql")).read_text(encoding="utf-8")
@@ -222,13 +222,7 @@ def load_assignments(conn: duckdb.DuckDBPyConnection, ids: Iterable[str] | None 
     if ids is None:
         rows = conn.execute("select employee_id, kind, arm from assignments").fetchall()
     else:
-        conn.register("_arm_ids", pa.table({"employee_id": pa.array(sorted(set(ids)), type=pa.string())}))
-        try:
-            rows = conn.execute(
-                "select a.employee_id, a.kind, a.arm from assignments a join _arm_ids using (employee_id)"
-            ).fetchall()
-        finally:
-            conn.unregister("_arm_ids")
+        rows = with_ids(conn, ids, "select a.employee_id, a.kind, a.arm from assignments a join _wanted_ids using (employee_id)")
     return {(str(e), str(k)): str(a) for e, k, a in rows}
 
 

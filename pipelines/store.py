@@ -7,13 +7,14 @@ once, in order, inside a transaction, and is recorded in `schema_migrations`.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 
 from pipelines.errors import StoreError, StoreLockedError
 
@@ -142,3 +143,18 @@ def fetch_value(conn: duckdb.DuckDBPyConnection, sql: str, params: object = None
 def utcnow() -> datetime:
     """Naive UTC, which is what DuckDB's TIMESTAMP holds."""
     return datetime.now(UTC).replace(tzinfo=None)
+
+
+def with_ids(
+    conn: duckdb.DuckDBPyConnection, ids: Iterable[str], sql: str, params: list[object] | None = None
+) -> list[tuple[Any, ...]]:
+    """Run `sql` with the ids as the table `_wanted_ids(employee_id)`: a join costs one hash probe per
+    row, where list_contains(?, id) compared every row with every id."""
+    wanted = pa.table({"employee_id": pa.array(sorted(set(ids)), type=pa.string())})
+    if not wanted.num_rows:
+        return []
+    conn.register("_wanted_ids", wanted)
+    try:
+        return conn.execute(sql, params).fetchall() if params else conn.execute(sql).fetchall()
+    finally:
+        conn.unregister("_wanted_ids")

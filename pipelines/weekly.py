@@ -54,7 +54,7 @@ from pipelines.hr_report import write_report
 from pipelines.privacy import apply_data_rules, without_opted_out
 from pipelines.sending import send_pending
 from pipelines.settings import Settings
-from pipelines.store import fetch_one, fetch_value, transaction, utcnow
+from pipelines.store import fetch_one, fetch_value, transaction, utcnow, with_ids
 from pipelines.weeks import IsoWeek
 
 Progress = Callable[[str], None]
@@ -117,7 +117,7 @@ def active_kinds(settings: Settings) -> tuple[Catalog, list[NudgeKind]]:
 def load_people(conn: duckdb.DuckDBPyConnection, ids: Iterable[str]) -> dict[str, Person]:
     """These people with their managers and skip-level managers: all that routing them needs
     (a 2M-person roster as Python objects is 400 MB the week's flagged stars never use)."""
-    rows = _with_ids(
+    rows = with_ids(
         conn,
         ids,
         """
@@ -146,24 +146,9 @@ def load_contacts(conn: duckdb.DuckDBPyConnection, ids: Iterable[str]) -> dict[s
 
 def _employees_among(conn: duckdb.DuckDBPyConnection, ids: Iterable[str], columns: str) -> list[tuple[Any, ...]]:
     """`employee_id, <columns>` of these people."""
-    return _with_ids(
+    return with_ids(
         conn, ids, f"select e.employee_id, {columns} from employees e join _wanted_ids w using (employee_id)"
     )
-
-
-def _with_ids(
-    conn: duckdb.DuckDBPyConnection, ids: Iterable[str], sql: str, params: list[object] | None = None
-) -> list[tuple[Any, ...]]:
-    """Run `sql` with the ids as the table `_wanted_ids(employee_id)`: a join costs one hash probe per
-    row, where list_contains(?, id) compared every row with every id."""
-    wanted = pa.table({"employee_id": pa.array(sorted(set(ids)), type=pa.string())})
-    if not wanted.num_rows:
-        return []
-    conn.register("_wanted_ids", wanted)
-    try:
-        return conn.execute(sql, params).fetchall() if params else conn.execute(sql).fetchall()
-    finally:
-        conn.unregister("_wanted_ids")
 
 
 def load_last_sent(conn: duckdb.DuckDBPyConnection, week: IsoWeek) -> dict[tuple[str, str], date]:
@@ -178,7 +163,7 @@ def load_previous_managers(
     conn: duckdb.DuckDBPyConnection, week: IsoWeek, ids: Iterable[str]
 ) -> dict[str, str | None]:
     """These people's managers as the last run before this week recorded them."""
-    rows = _with_ids(
+    rows = with_ids(
         conn,
         ids,
         """
