@@ -10,7 +10,8 @@ weekly one, and is not timed here). Every invocation then starts from an empty
 store and times the product's own stage functions (`pipelines/weekly.py`, the
 ones the Prefect tasks call) in order:
 
-    ingest -> features -> score (risk + drivers) -> select -> render -> enqueue -> deliver -> report
+    ingest -> purge -> follow-through -> features -> score (risk + drivers) -> select -> render -> enqueue
+    -> deliver -> report
 
 `deliver` sends into an aiosmtpd sink in its own process (tests/smtp_servers.py),
 started and stopped here, and checks the sink received every digest.
@@ -27,7 +28,8 @@ Raw limits, measured in the same invocation on the same data:
 Each stage is reported as limit seconds / stage seconds (100% = at the limit).
 
 `--weekly` measures the steady state instead of a first load: the history up to
-the last week is ingested and run (untimed), then the last week's events arrive
+the last week is ingested and run (untimed; its nudges are then dated a fortnight
+earlier, so the timed week checks their follow-through), then the last week's events arrive
 as new files (`<source>/last-week.csv`) and ingest + run are timed. Run it at
 12 and 36 months to see whether weekly cost grows with history.
 
@@ -68,6 +70,7 @@ from benchmarks.smtp_bench import Wire, run_ceiling, sink_process  # noqa: E402
 from nudges.render import ItemView  # noqa: E402
 from pipelines.contract import SOURCES  # noqa: E402
 from pipelines.ingest import IngestOptions, ingest_folder  # noqa: E402
+from pipelines.privacy import apply_data_rules  # noqa: E402
 from pipelines.settings import Settings  # noqa: E402
 from pipelines.store import connect  # noqa: E402
 from pipelines.synthetic import SynthSpec, generate  # noqa: E402
@@ -77,6 +80,7 @@ from pipelines.weekly import (  # noqa: E402
     enqueue_batch,
     features_stage,
     finish_run,
+    followthrough_stage,
     record_run,
     render_batch,
     render_jobs,
@@ -92,7 +96,7 @@ END = date(2026, 11, 22)  # a Sunday: the week scored is the one after
 WEEK = IsoWeek.containing(END + timedelta(days=1))
 CACHE = ROOT / "benchmarks" / "results" / "cache"
 RESULTS = ROOT / "benchmarks" / "results"
-STAGES = ("ingest", "features", "score", "select", "render", "enqueue", "deliver", "report")
+STAGES = ("ingest", "purge", "followthrough", "features", "score", "select", "render", "enqueue", "deliver", "report")
 SPEC_FILE = "spec.json"
 WEEKLY_FILE = "last-week.csv"
 
@@ -291,6 +295,12 @@ def run_stages(
             rec["rows"] = report.rows_loaded + report.rows_quarantined
         facts["files_loaded"] = [f.path for f in report.files if f.status == "loaded"]
         run = start_run(conn, WEEK)
+        with timings.step(prefix + "purge") as rec:  # [retention] keep_days and the opt-out file
+            rules = apply_data_rules(conn, settings, today=END)
+            rec["rows"] = sum(rules.purged.values())
+        with timings.step(prefix + "followthrough") as rec:
+            followthrough_stage(conn, settings, WEEK, run)
+            rec["rows"] = run.followthrough_done + run.followthrough_expired + run.followthrough_open
         with timings.step(prefix + "features") as rec:
             features, attributes = features_stage(conn, settings, WEEK)
             rec["rows"] = len(features)
@@ -526,7 +536,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             conn = connect(settings.store.path, memory_limit=settings.store.memory_limit)
             conn.execute("delete from runs")  # the timed run is for the same week: start it afresh
             conn.execute("delete from outbox")
-            conn.execute("delete from nudges")
+            # The warm run's nudges become a fortnight old, so the timed week checks their follow-through
+            # as a steady-state week does (one 14-day window of nudges closes each week).
+            before = WEEK.shift(-2)
+            conn.execute("update nudges set week = ?", [str(before)])
+            conn.execute("update assignments set week = ?, week_start = ?", [str(before), before.monday])
             conn.execute("delete from decisions")
             conn.execute("delete from week_stats")
             conn.execute("delete from manager_history")

@@ -12,7 +12,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
 
-STAGES = {"ingest", "features", "score", "select", "render", "enqueue", "deliver", "report"}
+STAGES = {"ingest", "purge", "followthrough", "features", "score", "select", "render", "enqueue", "deliver", "report"}
 
 
 def test_the_run_benchmark_times_every_stage_and_its_limit(tmp_path):
