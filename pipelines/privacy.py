@@ -314,13 +314,18 @@ def _audit(conn: duckdb.DuckDBPyConnection, actor: str, action: str, detail: dic
 # --- retention -------------------------------------------------------------------------------
 
 
+# The behavioural signals a retention period applies to. Performance reviews and promotions are
+# the employer's HR record (and the model's tenure and promotion features): kept, like the roster.
+PURGED_SOURCES = ("recognition", "one_on_ones", "autonomy_survey", "learning")
+
+
 def purge_old_events(conn: duckdb.DuckDBPyConnection, today: date, keep_days: int) -> dict[str, int]:
-    """Delete events dated more than `keep_days` before `today`; rows deleted per table."""
+    """Delete signal events dated more than `keep_days` before `today`; rows deleted per table."""
     cutoff = today - timedelta(days=keep_days)
     deleted: dict[str, int] = {}
     with transaction(conn):
         for source in SOURCES:
-            if source.event_time is None:
+            if source.event_time is None or source.name not in PURGED_SOURCES:
                 continue
             n = int(fetch_value(conn, f'delete from {source.name} where "{source.event_time}" < ?', [cutoff]) or 0)
             if n:

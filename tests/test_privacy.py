@@ -348,10 +348,17 @@ def test_purge_deletes_old_events_and_keeps_recent_ones(ingested):
     recent = ingested.execute("select count(*) from recognition where given_at >= ?", [cutoff]).fetchall()[0][0]
     assert old and recent
     deleted = purge_old_events(ingested, TODAY, 200)
-    assert deleted["recognition"] == old and deleted["one_on_ones"] > 0 and "promotions" in deleted
+    assert deleted["recognition"] == old and deleted["one_on_ones"] > 0 and deleted["autonomy_survey"] > 0
     assert ingested.execute("select count(*) from recognition").fetchall() == [(recent,)]
     assert ingested.execute("select min(scheduled_at) from one_on_ones").fetchall()[0][0].date() >= cutoff
     assert ingested.execute("select count(*) from employees").fetchall() == [(20,)]
+
+
+def test_performance_reviews_and_promotions_are_hr_records_and_are_kept(ingested):
+    before = ingested.execute("select (select count(*) from performance), (select count(*) from promotions)").fetchall()
+    deleted = purge_old_events(ingested, TODAY, 90)
+    assert "performance" not in deleted and "promotions" not in deleted
+    assert ingested.execute("select (select count(*) from performance), (select count(*) from promotions)").fetchall() == before
 
 
 def test_the_weekly_run_purges_events_past_keep_days(ingested, tmp_path):
