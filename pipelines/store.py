@@ -158,3 +158,21 @@ def with_ids(
         return conn.execute(sql, params).fetchall() if params else conn.execute(sql).fetchall()
     finally:
         conn.unregister("_wanted_ids")
+
+
+def release_memory(conn: duckdb.DuckDBPyConnection, limit: str | None) -> None:
+    """Hand the buffers DuckDB cached for earlier scans back to the system, keeping `limit` after.
+
+    DuckDB keeps freed memory cached up to its limit; lowering the limit evicts it (unchanged
+    data is re-read from the file when needed). At 2M people that is gigabytes a weekly run
+    would otherwise hold while it renders digests in Python. Best effort: never fails a run.
+    """
+    try:
+        conn.execute("set memory_limit = '64MB'")
+    except duckdb.Error:
+        pass
+    finally:
+        if limit:
+            conn.execute(f"set memory_limit = '{limit}'")  # validated by [store] memory_limit's pattern
+        else:
+            conn.execute("reset memory_limit")

@@ -54,7 +54,14 @@ from pipelines.hr_report import write_report
 from pipelines.privacy import apply_data_rules, without_opted_out
 from pipelines.sending import send_pending
 from pipelines.settings import Settings
-from pipelines.store import fetch_one, fetch_value, transaction, utcnow, with_ids
+from pipelines.store import (
+    fetch_one,
+    fetch_value,
+    release_memory,
+    transaction,
+    utcnow,
+    with_ids,
+)
 from pipelines.weeks import IsoWeek
 
 Progress = Callable[[str], None]
@@ -546,7 +553,10 @@ def features_stage(
     digest; as managers they still receive their reports' digests."""
     extras = settings.ingest.extra_columns
     features = without_opted_out(conn, compute_features(conn, week.as_of))
-    return features, (attributes_frame(conn, extras) if extras else None)
+    attributes = attributes_frame(conn, extras) if extras else None
+    # The week's big scans are done: what DuckDB cached for them is memory the rendering needs.
+    release_memory(conn, settings.store.memory_limit)
+    return features, attributes
 
 
 def scoring_stage(

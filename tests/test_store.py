@@ -9,7 +9,13 @@ import time
 import pytest
 
 from pipelines.errors import StoreError, StoreLockedError
-from pipelines.store import SCHEMA_VERSION, connect, current_version, migrate
+from pipelines.store import (
+    SCHEMA_VERSION,
+    connect,
+    current_version,
+    migrate,
+    release_memory,
+)
 
 
 def test_a_new_store_is_migrated_to_the_current_schema(conn):
@@ -54,3 +60,25 @@ def test_a_configured_memory_limit_caps_duckdb(tmp_path):
     finally:
         conn.close()
     assert limit.replace(" ", "") in {"256.0MB", "244.1MiB", "256MB"}
+
+
+def test_releasing_duckdbs_cached_memory_keeps_the_configured_limit(tmp_path):
+    conn = connect(tmp_path / "m.duckdb", memory_limit="1GB")
+    try:
+        before = conn.execute("select current_setting('memory_limit')").fetchone()
+        conn.execute("create table t as select range as i from range(1000000)")
+        release_memory(conn, "1GB")
+        assert conn.execute("select current_setting('memory_limit')").fetchone() == before
+        assert conn.execute("select count(*) from t").fetchone() == (1_000_000,)  # the data is still there
+    finally:
+        conn.close()
+
+
+def test_releasing_memory_without_a_configured_limit_returns_to_duckdbs_default(tmp_path):
+    conn = connect(tmp_path / "m.duckdb")
+    try:
+        default = conn.execute("select current_setting('memory_limit')").fetchone()
+        release_memory(conn, None)
+        assert conn.execute("select current_setting('memory_limit')").fetchone() == default
+    finally:
+        conn.close()
