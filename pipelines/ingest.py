@@ -14,6 +14,7 @@ import re
 import uuid
 from collections import Counter
 from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -160,12 +161,23 @@ def _has_rows(conn: duckdb.DuckDBPyConnection, table: str) -> bool:
     return bool(fetch_value(conn, f"select exists (select 1 from {table})"))
 
 
-def file_sha256(path: Path) -> str:
+@dataclass(frozen=True)
+class FileScan:
+    sha256: str
+    lines: int  # physical lines, a last line without a newline included
+
+
+def scan_file(path: Path) -> FileScan:
+    """The file's hash and line count, in one pass over its bytes."""
     digest = hashlib.sha256()
+    count = 0
+    last = b"\n"
     with path.open("rb") as fh:
         while chunk := fh.read(1 << 22):
-            digest.update(chunk)
-    return digest.hexdigest()
+            digest.update(chunk)  # releases the GIL: runs beside DuckDB's work on the previous file
+            count += chunk.count(b"\n")
+            last = chunk[-1:]
+    return FileScan(digest.hexdigest(), count + (0 if last == b"\n" else 1))
 
 
 def ingest_folder(
@@ -199,12 +211,17 @@ def _ingest_once(
     exact: set[Path],
 ) -> IngestReport:
     report = IngestReport(run_id=run_id)
-    with transaction(conn):
+    with transaction(conn), ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-scan") as pool:
         files, report.ignored = discover(folder, conn)
+        # Changed files are hashed and their lines counted on a thread, ahead of DuckDB reading them.
+        scans = {d.path: pool.submit(scan_file, d.path) for d in files if _changed(conn, d)}
         for done, drop in enumerate(files):
             if progress:
                 progress(drop.relative, done, len(files))
-            report.files.append(_ingest_file(conn, drop, options, run_id=run_id, exact=drop.path in exact))
+            scan = scans.get(drop.path)
+            report.files.append(
+                _ingest_file(conn, drop, options, run_id=run_id, exact=drop.path in exact, scan=scan)
+            )
         if progress:
             progress("", len(files), len(files))
         conn.execute(f"drop view if exists {STAGE}")
@@ -213,22 +230,38 @@ def _ingest_once(
     return report
 
 
+def _changed(conn: duckdb.DuckDBPyConnection, drop: DropFile) -> bool:
+    """False when size and modification time are those recorded when the file was loaded."""
+    stat = drop.path.stat()
+    previous = fetch_one(conn, "select size, mtime_ns from ingested_files where path = ?", [drop.relative])
+    return previous is None or (previous[0], previous[1]) != (stat.st_size, stat.st_mtime_ns)
+
+
 def _ingest_file(
-    conn: duckdb.DuckDBPyConnection, drop: DropFile, options: IngestOptions, *, run_id: str, exact: bool
+    conn: duckdb.DuckDBPyConnection,
+    drop: DropFile,
+    options: IngestOptions,
+    *,
+    run_id: str,
+    exact: bool,
+    scan: Future[FileScan] | None,
 ) -> FileReport:
     stat = drop.path.stat()
     previous = fetch_one(conn, "select sha256, size, mtime_ns from ingested_files where path = ?", [drop.relative])
-    if previous and (previous[1], previous[2]) == (stat.st_size, stat.st_mtime_ns):
+    if scan is None or (previous and (previous[1], previous[2]) == (stat.st_size, stat.st_mtime_ns)):
         # Same size and modification time as when loaded: not read again (history grows, weekly cost must not).
         return FileReport(drop.relative, drop.source.name, "unchanged")
-    sha = file_sha256(drop.path)
+    scanned = scan.result()
+    sha = scanned.sha256
     if previous and previous[0] == sha:
         conn.execute(
             "update ingested_files set size = ?, mtime_ns = ? where path = ?",
             [stat.st_size, stat.st_mtime_ns, drop.relative],
         )
         return FileReport(drop.relative, drop.source.name, "unchanged")
-    staged = stage_file(conn, drop.path, display=drop.relative, delimiter=options.csv_delimiter, exact=exact)
+    staged = stage_file(
+        conn, drop.path, display=drop.relative, delimiter=options.csv_delimiter, exact=exact, lines=scanned.lines
+    )
     mapping = _map_headers(drop, staged, options.columns.get(drop.source.name, {}))
     # Every checked row carries its line number, so from here on row order does not matter and
     # DuckDB may check and insert in parallel (15% faster at 100k). Staging keeps the order:

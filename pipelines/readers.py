@@ -57,13 +57,15 @@ def stage_file(
     display: str,
     delimiter: str | None = None,
     exact: bool = False,
+    lines: int | None = None,
 ) -> Staged:
     """Make `_stage` (text columns plus `_line`) from `path`; `display` names the file in messages.
 
     CSV is read by DuckDB straight into a temp table on the caller's connection:
     no copy crosses into Python. When DuckDB gives up on the file as a whole
     (an error spoils the open transaction) this raises `NeedsExactRead`, and the
-    retry passes `exact=True` to read it line by line in Python.
+    retry passes `exact=True` to read it line by line in Python. `lines` is the
+    file's physical line count when the caller has counted it already.
     """
     suffix = path.suffix.lower()
     if suffix not in (".csv", ".parquet", ".jsonl"):
@@ -74,7 +76,7 @@ def stage_file(
     for table in ("_stage_raw", "_rejects", "_rejects_scan"):
         conn.execute(f"drop table if exists {table}")
     if suffix == ".csv" and not exact:
-        staged = _read_csv(conn, path, display=display, delimiter=delimiter)
+        staged = _read_csv(conn, path, display=display, delimiter=delimiter, lines=lines)
         if staged is not None:
             return staged
         table, staged = _read_csv_python(path, display=display, delimiter=delimiter or _delimiter(conn))
@@ -97,7 +99,7 @@ def stage_file(
 
 
 def _read_csv(
-    conn: duckdb.DuckDBPyConnection, path: Path, *, display: str, delimiter: str | None
+    conn: duckdb.DuckDBPyConnection, path: Path, *, display: str, delimiter: str | None, lines: int | None = None
 ) -> Staged | None:
     """Stage with DuckDB's reader; None when records and lines disagree (the exact path must number them)."""
     params: dict[str, object] = {"path": str(path)}
@@ -120,7 +122,7 @@ def _read_csv(
     reject_rows = conn.execute(
         "select line, any_value(error_type) from _rejects group by line order by line"
     ).fetchall()
-    physical = _physical_lines(path)
+    physical = lines if lines is not None else _physical_lines(path)
     reject_lines = np.array([int(r[0]) for r in reject_rows], dtype=np.int64)
     if (
         physical != 1 + good + len(reject_rows)

@@ -186,7 +186,7 @@ def test_an_unchanged_file_is_not_read_again(conn, drop, monkeypatch):
     def must_not_hash(path):
         raise AssertionError(f"{path} was read again")
 
-    monkeypatch.setattr("pipelines.ingest.file_sha256", must_not_hash)
+    monkeypatch.setattr("pipelines.ingest.scan_file", must_not_hash)
     report = ingest_folder(conn, drop, OPTIONS)
     assert {f.status for f in report.files} == {"unchanged"}
 
