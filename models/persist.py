@@ -8,7 +8,9 @@ instead of silently misreading columns.
 
 from __future__ import annotations
 
+import importlib
 import json
+import threading
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -47,6 +49,19 @@ def save(estimator: Any, card: dict[str, Any], folder: Path, *, card_html: str |
     if card_html is not None:
         atomic_write(folder / CARD_HTML, card_html.encode("utf-8"))
     return folder / MODEL_FILE
+
+
+def warm_up(folder: Path) -> threading.Thread | None:
+    """Import skops (about 2 s of Python) on a thread, when `folder` holds a model to load later.
+
+    Started before a long DuckDB query (which releases the GIL), the import overlaps it; the
+    later `load` finds the module imported, or waits for the import in progress.
+    """
+    if not (folder / MODEL_FILE).is_file():
+        return None
+    thread = threading.Thread(target=importlib.import_module, args=("skops.io",), name="skops-import", daemon=True)
+    thread.start()
+    return thread
 
 
 def read_card(folder: Path) -> dict[str, Any]:

@@ -27,6 +27,7 @@ import pyarrow as pa
 from models.dataset import attributes_frame, feature_list
 from models.drivers import Healthy
 from models.features import Features, compute_features
+from models.persist import warm_up
 from models.rules import RuleWeights, rules_score
 from models.score import Scores, model_scores, usable_model
 from models.stars import StarRule, star_mask
@@ -552,6 +553,8 @@ def features_stage(
     People who opted out are dropped here, so they are never scored, selected or named in a
     digest; as managers they still receive their reports' digests."""
     extras = settings.ingest.extra_columns
+    if settings.model.enabled:
+        warm_up(Path(settings.model.dir))  # the scorer's imports overlap the features query
     features = without_opted_out(conn, compute_features(conn, week.as_of))
     attributes = attributes_frame(conn, extras) if extras else None
     # The week's big scans are done: what DuckDB cached for them is memory the rendering needs.
