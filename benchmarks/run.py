@@ -72,7 +72,7 @@ from pipelines.contract import SOURCES  # noqa: E402
 from pipelines.ingest import IngestOptions, ingest_folder  # noqa: E402
 from pipelines.privacy import apply_data_rules  # noqa: E402
 from pipelines.settings import Settings  # noqa: E402
-from pipelines.store import connect  # noqa: E402
+from pipelines.store import connect, few_checkpoints  # noqa: E402
 from pipelines.synthetic import SynthSpec, generate  # noqa: E402
 from pipelines.templating import environment  # noqa: E402
 from pipelines.weekly import (  # noqa: E402
@@ -317,7 +317,7 @@ def run_stages(
         # Render and enqueue interleave batch by batch (memory stays flat); each is timed on its own.
         render_s = enqueue_s = 0.0
         digests = 0
-        with steady_heap():
+        with steady_heap(), few_checkpoints(conn):
             for job in render_jobs(conn, plan, settings, run):
                 started = time.perf_counter()
                 batch = render_batch(job, plan, settings)

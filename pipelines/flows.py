@@ -46,7 +46,7 @@ from pipelines.errors import ConfigError, StoreLockedError
 from pipelines.ingest import ingest_folder, ingest_options
 from pipelines.privacy import apply_data_rules
 from pipelines.settings import Settings, load_settings
-from pipelines.store import open_store
+from pipelines.store import few_checkpoints, open_store
 from pipelines.training import (
     Promotion,
     compare_with_current,
@@ -157,7 +157,7 @@ def render_and_enqueue_batches(
     # In this process, quote() spares Prefect walking every batch (1 s of a 100k week); a Dask
     # client rebuilds quote() wrappers as bare tuples, so there the batches go plain.
     wrap = _quiet if isinstance(runner, ThreadPoolTaskRunner) else _plain
-    with runner, steady_heap():
+    with runner, steady_heap(), few_checkpoints(conn):
         pending: list[PrefectFuture[RenderedBatch]] = []
         queue = list(reversed(jobs))
         while queue or pending:

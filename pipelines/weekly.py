@@ -58,6 +58,7 @@ from pipelines.settings import Settings
 from pipelines.store import (
     fetch_one,
     fetch_value,
+    few_checkpoints,
     release_memory,
     transaction,
     utcnow,
@@ -345,7 +346,7 @@ def render_and_enqueue(
     conn: duckdb.DuckDBPyConnection, plan: WeekPlan, settings: Settings, report: WeeklyReport
 ) -> None:
     """Batch by batch in this process; the flow does the same with batches on its task runner."""
-    with steady_heap():
+    with steady_heap(), few_checkpoints(conn):
         for job in render_jobs(conn, plan, settings, report):
             enqueue_batch(conn, render_batch(job, plan, settings), report)
 

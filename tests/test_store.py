@@ -13,6 +13,7 @@ from pipelines.store import (
     SCHEMA_VERSION,
     connect,
     current_version,
+    few_checkpoints,
     migrate,
     release_memory,
 )
@@ -80,5 +81,23 @@ def test_releasing_memory_without_a_configured_limit_returns_to_duckdbs_default(
         default = conn.execute("select current_setting('memory_limit')").fetchone()
         release_memory(conn, None)
         assert conn.execute("select current_setting('memory_limit')").fetchone() == default
+    finally:
+        conn.close()
+
+
+def test_few_checkpoints_keeps_commits_in_the_log_and_restores_the_threshold(tmp_path):
+    path = tmp_path / "c.duckdb"
+    conn = connect(path)
+    try:
+        conn.execute("create table t (s varchar)")
+        default = conn.execute("select current_setting('checkpoint_threshold')").fetchone()
+        wal = path.with_name(path.name + ".wal")
+        with few_checkpoints(conn):
+            conn.execute("insert into t select repeat('x', 1000) from range(40000)")  # 40 MB: over the default
+            assert wal.is_file() and wal.stat().st_size > 16 * 2**20  # committed, not checkpointed yet
+        assert conn.execute("select current_setting('checkpoint_threshold')").fetchone() == default
+        conn.execute("insert into t values ('y')")  # the next commit over the default threshold checkpoints
+        assert not wal.is_file() or wal.stat().st_size < 2**20
+        assert conn.execute("select count(*) from t").fetchone() == (40001,)
     finally:
         conn.close()
