@@ -215,13 +215,17 @@ def _ingest_once(
         files, report.ignored = discover(folder, conn)
         # Changed files are hashed and their lines counted on a thread, ahead of DuckDB reading them.
         scans = {d.path: pool.submit(scan_file, d.path) for d in files if _changed(conn, d)}
-        for done, drop in enumerate(files):
-            if progress:
-                progress(drop.relative, done, len(files))
-            scan = scans.get(drop.path)
-            report.files.append(
-                _ingest_file(conn, drop, options, run_id=run_id, exact=drop.path in exact, scan=scan)
-            )
+        try:
+            for done, drop in enumerate(files):
+                if progress:
+                    progress(drop.relative, done, len(files))
+                scan = scans.get(drop.path)
+                report.files.append(
+                    _ingest_file(conn, drop, options, run_id=run_id, exact=drop.path in exact, scan=scan)
+                )
+        except BaseException:
+            pool.shutdown(cancel_futures=True)  # a failed folder reads no further files
+            raise
         if progress:
             progress("", len(files), len(files))
         conn.execute(f"drop view if exists {STAGE}")
