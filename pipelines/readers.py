@@ -57,7 +57,7 @@ def stage_file(
     display: str,
     delimiter: str | None = None,
     exact: bool = False,
-    lines: int | None = None,
+    lines: int,
 ) -> Staged:
     """Make `_stage` (text columns plus `_line`) from `path`; `display` names the file in messages.
 
@@ -65,7 +65,7 @@ def stage_file(
     no copy crosses into Python. When DuckDB gives up on the file as a whole
     (an error spoils the open transaction) this raises `NeedsExactRead`, and the
     retry passes `exact=True` to read it line by line in Python. `lines` is the
-    file's physical line count when the caller has counted it already.
+    file's physical line count (the caller counts it while hashing the file).
     """
     suffix = path.suffix.lower()
     if suffix not in (".csv", ".parquet", ".jsonl"):
@@ -99,7 +99,7 @@ def stage_file(
 
 
 def _read_csv(
-    conn: duckdb.DuckDBPyConnection, path: Path, *, display: str, delimiter: str | None, lines: int | None = None
+    conn: duckdb.DuckDBPyConnection, path: Path, *, display: str, delimiter: str | None, lines: int
 ) -> Staged | None:
     """Stage with DuckDB's reader; None when records and lines disagree (the exact path must number them)."""
     params: dict[str, object] = {"path": str(path)}
@@ -122,7 +122,7 @@ def _read_csv(
     reject_rows = conn.execute(
         "select line, any_value(error_type) from _rejects group by line order by line"
     ).fetchall()
-    physical = lines if lines is not None else _physical_lines(path)
+    physical = lines
     reject_lines = np.array([int(r[0]) for r in reject_rows], dtype=np.int64)
     if (
         physical != 1 + good + len(reject_rows)
@@ -157,17 +157,6 @@ def _csv_reason(kind: str) -> str:
         "INVALID ENCODING": "not valid UTF-8",
         "INVALID UNICODE": "not valid UTF-8",
     }.get(str(kind), f"unreadable line ({str(kind).lower()})")
-
-
-def _physical_lines(path: Path) -> int:
-    """Lines in the file, counting a last line without a newline."""
-    count = 0
-    last = b"\n"
-    with path.open("rb") as fh:
-        while chunk := fh.read(1 << 22):
-            count += chunk.count(b"\n")
-            last = chunk[-1:]
-    return count + (0 if last == b"\n" else 1)
 
 
 def _read_csv_python(path: Path, *, display: str, delimiter: str | None) -> tuple[pa.Table, Staged]:
