@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -27,7 +28,7 @@ BEFORE = datetime.combine(START - timedelta(days=10), datetime.min.time())
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> duckdb.DuckDBPyConnection:
+def store(tmp_path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
     conn = duckdb.connect(str(tmp_path / "ft.duckdb"))
     migrate(conn)
     conn.execute(
@@ -42,7 +43,8 @@ def store(tmp_path: Path) -> duckdb.DuckDBPyConnection:
     add(conn, "one_on_ones", "X0", coverage, status="cancelled")
     add(conn, "learning", "X0", coverage)
     add(conn, "autonomy_survey", "X0", coverage, item="freedom", score=3)
-    return conn
+    yield conn
+    conn.close()
 
 
 def add(conn: duckdb.DuckDBPyConnection, table: str, who: str, when: datetime, **kw: object) -> None:
