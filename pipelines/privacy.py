@@ -176,10 +176,8 @@ def read_opt_out_file(path: Path) -> OptOutFile:
             value = row[column].strip() if column < len(row) else ""
             if not value:
                 bad.append((offset, "no employee_id value"))
-            elif not _ID.match(value):
-                bad.append((offset, "not a valid id (1 to 128 characters, no control characters)"))
             else:
-                ids.append(value)
+                _take_id(value, offset, ids, bad)
         return OptOutFile(ids, bad)
     for number, line in enumerate(lines, start=1):
         value = line.strip()
@@ -187,11 +185,17 @@ def read_opt_out_file(path: Path) -> OptOutFile:
             continue
         if "," in value or "\t" in value:
             bad.append((number, "more than one value on the line (a CSV needs an employee_id header)"))
-        elif not _ID.match(value):
-            bad.append((number, "not a valid id (1 to 128 characters, no control characters)"))
         else:
-            ids.append(value)
+            _take_id(value, number, ids, bad)
     return OptOutFile(ids, bad)
+
+
+def _take_id(value: str, line: int, ids: list[str], bad: list[tuple[int, str]]) -> None:
+    """One opt-out id, kept when valid, else its line and why (the same rule for CSV and plain text)."""
+    if _ID.match(value):
+        ids.append(value)
+    else:
+        bad.append((line, "not a valid id (1 to 128 characters, no control characters)"))
 
 
 @dataclass(frozen=True)
