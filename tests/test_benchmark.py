@@ -15,8 +15,7 @@ from models.benchmark import load_table, most_often, run_benchmark
 from models.metrics import OTHER_GROUP, calibration_table, evaluate, group_rates
 from pipelines.errors import ModelError
 
-IBM = Path(__file__).resolve().parents[2] / "shared" / "data" / "ibm_hr_attrition.csv"
-needs_ibm = pytest.mark.skipif(not IBM.is_file(), reason=f"IBM HR attrition sample not found at {IBM}")
+IBM = Path(__file__).resolve().parents[1] / "benchmarks" / "data" / "ibm_hr_attrition.csv"
 
 REPORT_KEYS = {
     "selected",
@@ -57,7 +56,6 @@ def ibm_report() -> dict[str, Any]:
     return run_benchmark(X, y, folds=3)
 
 
-@needs_ibm
 @pytest.mark.slow
 def test_ibm_benchmark_report_has_every_key_and_is_json(ibm_report: dict[str, Any]) -> None:
     assert REPORT_KEYS <= set(ibm_report)
@@ -65,7 +63,6 @@ def test_ibm_benchmark_report_has_every_key_and_is_json(ibm_report: dict[str, An
     assert (ibm_report["folds"], ibm_report["rows"], ibm_report["positives"]) == (3, 1470, 237)
 
 
-@needs_ibm
 @pytest.mark.slow
 def test_ibm_benchmark_scores_well_and_selection_keeps_up_with_the_best_candidate(ibm_report: dict[str, Any]) -> None:
     best = max(scores["roc_auc"] for scores in ibm_report["candidates"].values())
@@ -74,7 +71,6 @@ def test_ibm_benchmark_scores_well_and_selection_keeps_up_with_the_best_candidat
     assert 0 < ibm_report["brier"] < 0.161 * 0.839  # better than always predicting the base rate
 
 
-@needs_ibm
 @pytest.mark.slow
 def test_ibm_benchmark_excludes_protected_columns_by_default(ibm_report: dict[str, Any]) -> None:
     assert {"Age", "Gender", "MaritalStatus"} <= set(ibm_report["protected_excluded"])
@@ -83,7 +79,6 @@ def test_ibm_benchmark_excludes_protected_columns_by_default(ibm_report: dict[st
     assert (dropped["EmployeeNumber"], dropped["EmployeeCount"]) == ("identifier", "constant")
 
 
-@needs_ibm
 def test_load_table_reads_the_ibm_file_with_a_bom_and_yes_no_label() -> None:
     X, y = load_table(IBM, label="Attrition", positive="Yes")
     assert X.columns[0] == "Age"

@@ -165,11 +165,10 @@ def test_the_demo_refuses_a_store_holding_other_data(in_tmp):
     assert not Path("demo-data").exists()
 
 
-IBM = Path(__file__).resolve().parents[2] / "shared" / "data" / "ibm_hr_attrition.csv"
+IBM = Path(__file__).resolve().parents[1] / "benchmarks" / "data" / "ibm_hr_attrition.csv"
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not IBM.is_file(), reason="the IBM HR table lives in shared/ beside the checkout")
 def test_model_benchmark_prints_json_with_the_promised_keys(in_tmp):
     result = runner.invoke(app, ["model", "benchmark", str(IBM), "--label", "Attrition", "--positive", "Yes", "--folds", "3", "--json"])
     assert result.exit_code == 0, result.output
