@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -104,14 +105,24 @@ def conn(store_path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
     yield connection
     connection.close()
 
-@pytest.fixture
-def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Run in an empty folder with no RETENTION_* variables leaking in."""
-    import os
+@pytest.fixture(autouse=True)
+def isolated(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test starts in an empty folder of its own with no RETENTION_* variables.
 
+    The demo writes ./model, ./retention.duckdb and ./outbox where it runs; a test that read
+    them (a default `[model] dir`, say) would pass or fail by what the last demo left there.
+    """
     for key in list(os.environ):
         if key.startswith("RETENTION_"):
             monkeypatch.delenv(key)
+    folder = tmp_path_factory.mktemp("cwd")
+    monkeypatch.chdir(folder)
+    return folder
+
+
+@pytest.fixture
+def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Run in the test's own tmp_path (files written there are the test's to inspect)."""
     monkeypatch.chdir(tmp_path)
     return tmp_path
 
