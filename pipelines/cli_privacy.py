@@ -10,9 +10,16 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from pipelines.cli_common import _progress, _settings, app, console, handles_errors
+from pipelines.cli_common import (
+    _plural,
+    _progress,
+    _settings,
+    app,
+    console,
+    handles_errors,
+)
 
-opt_out_app = typer.Typer(help="People never scored, never named in a digest, not used for training.", no_args_is_help=True)
+opt_out_app = typer.Typer(rich_markup_mode=None, help="People never scored, never named in a digest, not used for training.", no_args_is_help=True)
 app.add_typer(opt_out_app, name="opt-out")
 
 ActorOption = Annotated[
@@ -38,7 +45,7 @@ def explain(
     employee_id: Annotated[str, typer.Argument(help="The person's employee id, as in the employees file.")],
     html: Annotated[Path | None, typer.Option(help="Also write the page as HTML to this file.")] = None,
     week: Annotated[
-        str | None, typer.Option(help="ISO week for features and score; default: the latest week run.")
+        str | None, typer.Option(metavar="YYYY-Www", help="ISO week for features and score; default: the latest week run.")
     ] = None,
     actor: ActorOption = None,
 ) -> None:
@@ -82,6 +89,9 @@ def _explain(settings: Any, employee_id: str, week_text: str | None, actor: str)
 def forget(
     employee_id: Annotated[str, typer.Argument(help="The person's employee id, as in the employees file.")],
     yes: Annotated[bool, typer.Option("--yes", help="Do it without asking (after showing what goes).")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Forget an id the store does not hold yet (known only to a future file).")
+    ] = False,
     actor: ActorOption = None,
 ) -> None:
     """Erase one person: every row about them, digests naming them redacted; audited without their id."""
@@ -92,12 +102,12 @@ def forget(
     who = _actor(actor)
     path, outbox = settings.store.path, settings.delivery.outbox_dir
     with open_store(path, memory_limit=settings.store.memory_limit) as conn:
-        planned = forget(conn, employee_id, outbox, actor=who, dry_run=True)
+        planned = forget(conn, employee_id, outbox, actor=who, dry_run=True, force=force)
     _print_forget(planned, title=f"Forgetting {escape(employee_id)} would")
     if not yes:
         typer.confirm("Erase this person's data? This cannot be undone", abort=True)
     with open_store(path, memory_limit=settings.store.memory_limit) as conn:
-        done = forget(conn, employee_id, outbox, actor=who)
+        done = forget(conn, employee_id, outbox, actor=who, force=force)
     with _progress() as progress:
         progress.add_task("Rewriting the store without the deleted rows", total=None)
         compact_store(path)
@@ -109,7 +119,7 @@ def forget(
 
 
 def _print_forget(report: Any, *, title: str) -> None:
-    table = Table(title=f"{title}: {report.rows_deleted:,} rows deleted", show_header=True)
+    table = Table(title=f"{title}: {_plural(report.rows_deleted, 'row')} deleted", show_header=True)
     table.add_column("what")
     table.add_column("count", justify="right")
     for name, n in sorted(report.deleted.items()):
@@ -136,11 +146,17 @@ IdsArgument = Annotated[list[str], typer.Argument(help="Employee ids, as in the 
 
 @opt_out_app.command("add")
 @handles_errors
-def opt_out_add(ids: IdsArgument, actor: ActorOption = None) -> None:
+def opt_out_add(
+    ids: IdsArgument,
+    force: Annotated[
+        bool, typer.Option("--force", help="Opt out ids the roster does not hold yet (known only to a future file).")
+    ] = False,
+    actor: ActorOption = None,
+) -> None:
     """Opt people out from the next run on (never scored, never named, not trained on)."""
     from pipelines.privacy import add_opt_outs
 
-    added = _with_store(lambda conn: add_opt_outs(conn, ids, actor=_actor(actor)))
+    added = _with_store(lambda conn: add_opt_outs(conn, ids, actor=_actor(actor), force=force))
     console.print(f"{added:,} opted out ({len(set(ids)) - added:,} already were).")
 
 
@@ -162,7 +178,7 @@ def opt_out_list() -> None:
 
     settings = _settings()
     rows = _with_store(lambda conn: (sync_opt_out_file(conn, settings.privacy.opt_out_file), list_opt_outs(conn))[1])
-    console.print(f"{len(rows):,} people opted out.")
+    console.print(f"{_plural(len(rows), 'person', 'people')} opted out.")
     for employee_id, source, added_at in rows:
         console.print(f"{escape(employee_id)}  ({source}, since {added_at:%Y-%m-%d})", highlight=False)
 

@@ -257,9 +257,20 @@ def opted_out_ids(conn: duckdb.DuckDBPyConnection) -> set[str]:
     return {r[0] for r in conn.execute("select employee_id from opt_out").fetchall()}
 
 
-def add_opt_outs(conn: duckdb.DuckDBPyConnection, ids: Sequence[str], *, actor: str) -> int:
-    """Opt these people out (recorded as added from the CLI); returns how many were new."""
+def add_opt_outs(conn: duckdb.DuckDBPyConnection, ids: Sequence[str], *, actor: str, force: bool = False) -> int:
+    """Opt these people out (recorded as added from the CLI); returns how many were new.
+
+    An id the roster does not hold is most likely a typo, so the whole call is refused unless
+    `force` (someone known only to a roster file still to come).
+    """
     ids = [check_id(i) for i in ids]
+    unknown = [] if force else sorted(set(ids) - _on_roster(conn, ids) - _forgotten_among(conn, ids))
+    if unknown:
+        shown = ", ".join(repr(i) for i in unknown[:5]) + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else "")
+        raise PrivacyError(
+            f"not on the roster: {shown} (ids are case-sensitive); nobody was opted out. Check the ids, or pass"
+            " --force to opt out someone known only to a roster file still to come"
+        )
     added = 0
     with transaction(conn):
         for employee_id in dict.fromkeys(ids):
@@ -273,6 +284,11 @@ def add_opt_outs(conn: duckdb.DuckDBPyConnection, ids: Sequence[str], *, actor: 
                 _audit(conn, actor, "opt_out_add", {"employee_id": employee_id})
     log.info("opt-out: %d added", added)
     return added
+
+
+def _on_roster(conn: duckdb.DuckDBPyConnection, ids: Iterable[str]) -> set[str]:
+    rows = conn.execute("select employee_id from employees where list_contains(?, employee_id)", [list(ids)]).fetchall()
+    return {r[0] for r in rows}
 
 
 def remove_opt_outs(conn: duckdb.DuckDBPyConnection, ids: Sequence[str], *, actor: str) -> int:
@@ -371,6 +387,14 @@ def person_columns(conn: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
     return [(str(t), str(c)) for t, c in rows]
 
 
+def is_known(conn: duckdb.DuckDBPyConnection, employee_id: str) -> bool:
+    """Whether any table with a person-id column (the roster included) names this id."""
+    return any(
+        fetch_value(conn, f"select exists (select 1 from {_quote(t)} where {_quote(c)} = ?)", [employee_id])
+        for t, c in person_columns(conn)
+    )
+
+
 def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
@@ -436,14 +460,24 @@ def forget(
     *,
     actor: str,
     dry_run: bool = False,
+    force: bool = False,
 ) -> ForgetReport:
     """Erase everything about one person, in one transaction; then their outbox files.
 
     `dry_run` does the same work and rolls it back: the counts are what a real run would do.
+    An id the store holds nothing about is refused (a typo would otherwise be kept out of every
+    later file for good) unless `force`: someone known only to a file still to come.
     Afterwards, `compact_store(path)` (with the store closed) rewrites the file so that the
     deleted bytes are gone from it too.
     """
     employee_id = check_id(employee_id)
+    if not force and not is_known(conn, employee_id):
+        if _forgotten_among(conn, [employee_id]):
+            raise PrivacyError(f"employee id {employee_id!r} was forgotten already: the store holds nothing about them")
+        raise PrivacyError(
+            f"the store holds nothing about employee id {employee_id!r}: check the id (ids are case-sensitive)."
+            " To keep someone known only to a drop file still to come out of the store, pass --force"
+        )
     report = ForgetReport()
     outbox_dir = Path(outbox_dir)
     conn.execute("begin transaction")
@@ -524,7 +558,7 @@ def _forget_digests(
         message, page = placeholder_message(week, count)
         conn.execute(
             "update outbox set message = ?, html = ?, last_error = null,"
-            " state = case when state = 'sent' then state else 'withdrawn' end where week = ? and manager_id = ?",
+            " state = case when state in ('sent', 'written') then state else 'withdrawn' end where week = ? and manager_id = ?",
             [message, page, week, manager_id],
         )
         name = safe_filename(manager_id)
@@ -797,7 +831,7 @@ def _explain_score(conn: duckdb.DuckDBPyConnection, employee_id: str, options: E
         else:
             out.drivers.append(Value(signal, _show(values[0])))
     out.notes.append(
-        f"Features and score recomputed now for {week} with the current {scores.method} score; a digest sent"
+        f"Features and score recomputed now for {week} with the current {scores.method} score; a digest made"
         " that week used the score of the day."
     )
 
@@ -837,7 +871,7 @@ def explanation_text(e: Explanation) -> str:
         lines += ["", f"Score ({e.score_method}): {e.risk:.3f}", "Drivers (how much restoring each signal would lower it)"]
         lines += [f"  {v.name}: {v.value if v.value is not None else 'withheld (' + v.note + ')'}" for v in e.drivers]
     lines += ["", "Nudges about them"]
-    lines += [f"  {n.week}: {n.kind}, sent to {n.via}, {n.delivery}" for n in e.nudges] or ["  none"]
+    lines += [f"  {n.week}: {n.kind}, to {n.via}, {n.delivery}" for n in e.nudges] or ["  none"]
     lines += ["", "Decisions about them"]
     lines += [
         f"  {d.week}: {d.outcome} ({d.reason}){', ' + d.kind if d.kind else ''}, for {d.via}" for d in e.decisions

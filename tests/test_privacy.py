@@ -427,4 +427,34 @@ def test_the_opt_out_commands_add_list_and_remove(cli_store):
     assert listed.exit_code == 0 and "2 people opted out" in listed.output and "E06" in listed.output
     removed = runner.invoke(app, ["opt-out", "remove", "E06"])
     assert removed.exit_code == 0 and "1 opted back in" in removed.output
-    assert "1 people opted out" in runner.invoke(app, ["opt-out", "list"]).output
+    assert "1 person opted out" in runner.invoke(app, ["opt-out", "list"]).output
+
+
+def test_forgetting_an_id_the_store_does_not_know_is_refused_and_records_nothing(ran, tmp_path):
+    with pytest.raises(PrivacyError, match="holds nothing about employee id 'NOPE123'.*--force"):
+        forget(ran, "NOPE123", tmp_path / "outbox", actor="hr")
+    assert ran.execute("select count(*) from forgotten").fetchall() == [(0,)]
+    assert ran.execute("select count(*) from audit where action = 'forget'").fetchall() == [(0,)]
+
+
+def test_forgetting_an_unknown_id_with_force_keeps_them_out_of_later_files(ran, tmp_path):
+    forget(ran, "E21", tmp_path / "outbox", actor="hr", force=True)
+    files = tiny_org()
+    files["performance.csv"] += "E21,2026-11-01,4.0\n"
+    ingest_folder(ran, write_drop(tmp_path / "later", files), IngestOptions(today=TODAY))
+    assert ran.execute("select count(*) from performance where employee_id = 'E21'").fetchall() == [(0,)]
+
+
+def test_opting_out_an_id_not_on_the_roster_is_refused_without_force(ingested):
+    with pytest.raises(PrivacyError, match="not on the roster: 'E99999'.*nobody was opted out"):
+        add_opt_outs(ingested, ["E05", "E99999"], actor="hr")
+    assert ingested.execute("select count(*) from opt_out").fetchall() == [(0,)]
+    assert add_opt_outs(ingested, ["E05", "E99999"], actor="hr", force=True) == 2
+
+
+def test_the_commands_refuse_unknown_ids_with_exit_1(cli_store):
+    forgot = runner.invoke(app, ["forget", "NOPE123", "--yes"])
+    assert forgot.exit_code == 1 and "holds nothing about employee id 'NOPE123'" in forgot.output
+    opted = runner.invoke(app, ["opt-out", "add", "E99999"])
+    assert opted.exit_code == 1 and "not on the roster" in opted.output
+    assert runner.invoke(app, ["opt-out", "add", "E99999", "--force"]).exit_code == 0
