@@ -93,6 +93,8 @@ class ReportInputs:
     model_card: Mapping[str, Any] | None
     mean_risk_history: Sequence[tuple[str, float]]  # (week, mean risk of everyone scored), oldest first
     followthrough: FollowthroughInputs | None = None
+    delivery_mode: str = "files"  # "files": digests were written to the outbox folder; "smtp": sent
+    kind_titles: Mapping[str, str] = field(default_factory=dict)  # nudge kind id -> its catalog title
 
 
 @dataclass(frozen=True)
@@ -522,6 +524,7 @@ def build_summary(inputs: ReportInputs) -> dict[str, Any]:
         "scored": {"people": tables["everyone"]["total"]["people"], "stars": tables["stars"]["total"]["people"]},
         "people_by_band": tables,
         "nudges": {"by_kind": nudges, "total": sum(x["count"] for x in nudges)},
+        "delivery": {"mode": inputs.delivery_mode, "verb": "written" if inputs.delivery_mode == "files" else "sent"},
         "managers": {
             "total": managers_total,
             "emailed": emailed,
@@ -536,6 +539,8 @@ def build_summary(inputs: ReportInputs) -> dict[str, Any]:
         "model": model_health(inputs.model_card, inputs.generated_at),
         "drift": mean_risk_drift(mean_risk, inputs.mean_risk_history, week=inputs.week),
         "followthrough": followthrough_section(inputs.followthrough, n) if inputs.followthrough else None,
+        # Kinds are ids in the JSON; the page names them by their catalog titles, as HR reads them.
+        "kind_titles": dict(inputs.kind_titles),
     }
 
 

@@ -11,6 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from pipelines.cli_common import (
+    _plural,
     _progress,
     _settings,
     app,
@@ -24,7 +25,7 @@ from pipelines.cli_common import (
 @app.command()
 @handles_errors
 def report(
-    week: Annotated[str | None, typer.Option(help="ISO week such as 2026-W05; default: the current week.")] = None,
+    week: Annotated[str | None, typer.Option(metavar="YYYY-Www", help="ISO week such as 2026-W05; default: the current week.")] = None,
 ) -> None:
     """Write the HR summary for a week (HTML and JSON): counts by group, never a person."""
     settings = _settings()
@@ -32,20 +33,21 @@ def report(
     summary = written.summary
     nudges = summary.get("nudges", {})
     console.print(
-        f"HR summary for {escape(summary['week'])}: {nudges.get('total', 0):,} nudges,"
+        f"HR summary for {escape(summary['week'])}: {_plural(nudges.get('total', 0), 'nudge')},"
         f" groups under {summary['min_group_size']} withheld."
     )
     console.print(f"Written to {escape(str(written.html_path))} and {escape(written.json_path.name)}.")
 
 
 def _report(settings: Any, week_text: str | None) -> Any:
-    from pipelines.hr_report import write_report
+    from pipelines.hr_report import check_week_ran, write_report
     from pipelines.store import open_store
     from pipelines.weekly import plan_week
     from pipelines.weeks import IsoWeek
 
     week = IsoWeek.parse(week_text) if week_text else IsoWeek.containing(date.today())
     with open_store(settings.store.path, read_only=True, memory_limit=settings.store.memory_limit) as conn, _progress() as progress:
+        check_week_ran(conn, str(week))
         progress.add_task(f"Week {week}: HR summary", total=None)
         return write_report(conn, plan_week(conn, settings, week), settings)
 
@@ -60,7 +62,7 @@ def preview(
         list[str] | None,
         typer.Option("--set", help="A change to try, as SECTION.KEY=VALUE (repeatable), e.g. nudges.per_manager=5."),
     ] = None,
-    week: Annotated[str | None, typer.Option(help="ISO week such as 2026-W05; default: the current week.")] = None,
+    week: Annotated[str | None, typer.Option(metavar="YYYY-Www", help="ISO week such as 2026-W05; default: the current week.")] = None,
     manager: Annotated[
         str | None, typer.Option(help="Print this manager's would-be digest under the changed settings.")
     ] = None,
@@ -147,3 +149,46 @@ def _print_manager_digest(manager: str, digest: Any, html: Path | None) -> None:
 
         atomic_write(html, digest.html.encode("utf-8"))
         console.print(f"HTML written to {escape(str(html))}.")
+
+
+# --- quarantine -----------------------------------------------------------------------------
+
+
+@app.command()
+@handles_errors
+def quarantine(
+    file: Annotated[str | None, typer.Option("--file", help="Only this file (its path in the drop folder, or its name).")] = None,
+    reason: Annotated[str | None, typer.Option("--reason", help="Only reasons containing this text, e.g. 'not a date'.")] = None,
+    csv_out: Annotated[Path | None, typer.Option("--csv", help="Write every matching row to this CSV file.")] = None,
+    limit: Annotated[int, typer.Option(min=0, help="Rows to print (the counts always cover every row).")] = 50,
+) -> None:
+    """Rows set aside at ingest: counts by file and reason, then the rows (sensitive values withheld)."""
+    from pipelines.quarantine import shown_value, view, write_csv
+    from pipelines.store import open_store
+
+    settings = _settings()
+    with open_store(settings.store.path, read_only=True, memory_limit=settings.store.memory_limit) as conn:
+        found = view(conn, file=file, reason=reason, limit=None if csv_out else limit)
+    if not found.total:
+        console.print("No quarantined rows" + (" match." if file or reason else ": every row of every file loaded."))
+        return
+    counts = Table(title=f"Quarantine: {_plural(found.total, 'row')}", show_header=True)
+    for head in ("file", "reason", "rows"):
+        counts.add_column(head, justify="right" if head == "rows" else "left")
+    for name, why, n in found.counts:
+        counts.add_row(escape(name), escape(why), f"{n:,}")
+    console.print(counts)
+    shown = found.rows[:limit]
+    if shown:
+        rows = Table(show_header=True)
+        for head in ("file", "line", "column", "reason", "value"):
+            rows.add_column(head)
+        for r in shown:
+            rows.add_row(escape(r.file), "" if r.line is None else str(r.line), escape(r.column or ""), escape(r.reason),
+                         escape(shown_value(r)))
+        console.print(rows)
+    if found.total > len(shown):
+        console.print(f"{_plural(found.total - len(shown), 'more row')} not printed; --csv FILE writes them all.")
+    if csv_out is not None:
+        write_csv(found.rows, csv_out)
+        console.print(f"{_plural(len(found.rows), 'row')} written to {escape(str(csv_out))}.")

@@ -3,7 +3,7 @@
 `nudges.report` decides what may be shown (pooling, suppression); this module
 only reads aggregates from DuckDB and writes `<report dir>/<week>/hr-summary.json`
 and `.html`. What was sent comes from the store (the week's outbox, nudges and
-decisions), so a report for a week that has not run says so with zeros.
+decisions); `retention report` refuses a week that has not run (`check_week_ran`).
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from pipelines.contract import EMPLOYEES, SOURCES
 from pipelines.files import atomic_write
 from pipelines.followthrough import demoted_now, experiment_counts, rates_by
 from pipelines.settings import Settings
+from pipelines.errors import StoreError
 from pipelines.store import fetch_value
 
 if TYPE_CHECKING:  # the weekly run imports this module
@@ -124,6 +125,8 @@ def report_inputs(
         model_card=model_card(settings, scores.method),
         mean_risk_history=[(str(w), float(m)) for w, m in history],
         followthrough=followthrough_inputs(conn, plan, settings),
+        delivery_mode=settings.delivery.mode,
+        kind_titles={k.id: k.title for k in plan.catalog.kind},
     )
 
 
@@ -144,6 +147,26 @@ def followthrough_inputs(conn: duckdb.DuckDBPyConnection, plan: WeekPlan, settin
         exit_horizon_days=settings.experiment.exit_horizon_days,
         max_half_width=settings.experiment.max_half_width,
         exit_max_half_width=settings.experiment.exit_max_half_width,
+    )
+
+
+def weeks_run(conn: duckdb.DuckDBPyConnection) -> list[str]:
+    """The ISO weeks with a completed weekly run, oldest first."""
+    rows = conn.execute("select distinct week from runs where kind = 'weekly' and status = 'completed' order by 1")
+    return [str(r[0]) for r in rows.fetchall()]
+
+
+def check_week_ran(conn: duckdb.DuckDBPyConnection, week: str) -> None:
+    """A summary of a week that never ran would read as a week where nothing was sent: refuse it."""
+    done = weeks_run(conn)
+    if week in done:
+        return
+    if not done:
+        raise StoreError(f"no weekly run has completed yet, so there is no summary for {week}: run `retention run` first")
+    shown = ", ".join(done[-8:]) + (f" (and {len(done) - 8} earlier)" if len(done) > 8 else "")
+    raise StoreError(
+        f"week {week} has not been run, so there is nothing to summarise; weeks run: {shown}."
+        f" Run `retention run --week {week}` first, or pick one of those"
     )
 
 

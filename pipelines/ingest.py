@@ -76,11 +76,12 @@ class IngestOptions:
 class FileReport:
     path: str
     source: str
-    status: str  # loaded | unchanged
+    status: str  # loaded | unchanged | empty
     rows_read: int = 0
     rows_loaded: int = 0
     rows_quarantined: int = 0
     reasons: Counter[str] = field(default_factory=Counter)
+    warning: str = ""
 
 
 @dataclass
@@ -100,6 +101,10 @@ class IngestReport:
     @property
     def changed(self) -> bool:
         return any(f.status == "loaded" for f in self.files)
+
+    @property
+    def warnings(self) -> list[str]:
+        return [f.warning for f in self.files if f.warning]
 
 
 @dataclass(frozen=True)
@@ -267,6 +272,8 @@ def _ingest_file(
         conn, drop.path, display=drop.relative, delimiter=options.csv_delimiter, exact=exact, lines=scanned.lines
     )
     mapping = _map_headers(drop, staged, options.columns.get(drop.source.name, {}))
+    if staged.rows + len(staged.rejects) == 0 and drop.source is not EMPLOYEES:
+        return _empty_file(conn, drop)
     # Every checked row carries its line number, so from here on row order does not matter and
     # DuckDB may check and insert in parallel (15% faster at 100k). Staging keeps the order:
     # line numbers are joined to rows by position.
@@ -307,6 +314,21 @@ def _ingest_file(
     log.info("%s: %d rows read, %d loaded, %d quarantined", drop.relative, rows_read, counts.rows_loaded,
              counts.rows_quarantined)
     return counts
+
+
+def _empty_file(conn: duckdb.DuckDBPyConnection, drop: DropFile) -> FileReport:
+    """A file with a header and no rows is most often a failed export: warn, and keep what an
+    earlier version of it loaded (its hash is not recorded, so the next ingest reads it again)."""
+    kept = int(fetch_value(conn, f"select count(*) from {drop.source.name} where _file = ?", [drop.relative]) or 0)
+    if kept:
+        what = f"kept the {kept:,} rows its previous version loaded"
+    elif drop.source.required:
+        what = f"the store has no {drop.source.name} rows from it"
+    else:
+        what = "nothing loaded"
+    warning = f"{drop.relative}: no data rows (only a header); {what}. An empty export is usually a failed one"
+    log.warning("%s", warning)
+    return FileReport(drop.relative, drop.source.name, "empty", warning=warning)
 
 
 def _store_attributes(

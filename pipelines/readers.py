@@ -24,6 +24,10 @@ from pipelines.errors import IngestError
 from pipelines.store import fetch_value
 
 STAGE = "_stage"
+# Python's csv module refuses a field over csv.field_size_limit() characters (128 Ki by default):
+# no value we keep is that long, and a 50 MB cell is a broken export, not data.
+FIELD_TOO_LONG = f"field too long (over {csv.field_size_limit() // 1024} KiB)"
+BROKEN_QUOTING = "unreadable line (broken quoting)"
 
 
 @dataclass
@@ -185,8 +189,8 @@ def _read_csv_python(path: Path, *, display: str, delimiter: str | None) -> tupl
             record = next(reader)
         except StopIteration:
             break
-        except csv.Error:
-            rejects.append((start, "unreadable line (broken quoting)"))
+        except csv.Error as exc:
+            rejects.append((start, FIELD_TOO_LONG if "field larger than field limit" in str(exc) else BROKEN_QUOTING))
             start = reader.line_num + 1
             continue
         line = start

@@ -57,4 +57,16 @@ def environment(folder: Path | None = None) -> jinja2.Environment:
         keep_trailing_newline=True,
     )
     env.filters["capitalize_first"] = _capitalize_first
+    env.filters["plural"] = plural
+    env.filters["minute"] = to_the_minute
     return env
+
+
+def plural(count: int, noun: str, many: str | None = None) -> str:
+    """"1 week", "3 weeks": the count with the noun that agrees with it."""
+    return f"{count:,} {noun if count == 1 else many or noun + 's'}"
+
+
+def to_the_minute(stamp: str | None) -> str:
+    """An ISO timestamp as "2026-11-30 07:02" (seconds and zone offsets are noise to a reader)."""
+    return "" if not stamp else str(stamp).replace("T", " ")[:16]

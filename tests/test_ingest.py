@@ -271,11 +271,37 @@ def test_an_empty_manager_marks_the_top_of_the_hierarchy(conn, tmp_path):
     assert count(conn, "quarantine") == 0
 
 
-def test_a_header_only_event_file_loads_nothing_without_error(conn, tmp_path):
+def test_a_header_only_event_file_is_a_warning_and_loads_nothing(conn, tmp_path):
     files = tiny_org()
     files["performance.csv"] = "employee_id,review_date,rating\n"
     report = ingest_folder(conn, write_drop(tmp_path / "d", files), OPTIONS)
-    assert [(f.status, f.rows_loaded) for f in report.files if f.source == "performance"] == [("loaded", 0)]
+    assert [(f.status, f.rows_loaded) for f in report.files if f.source == "performance"] == [("empty", 0)]
+    assert report.warnings == [
+        "performance.csv: no data rows (only a header); the store has no performance rows from it."
+        " An empty export is usually a failed one"
+    ]
+
+
+def test_a_header_only_export_keeps_the_rows_its_previous_version_loaded(conn, drop):
+    ingest_folder(conn, drop, OPTIONS)
+    before = count(conn, "performance")
+    (drop / "performance.csv").write_text("employee_id,review_date,rating\n", encoding="utf-8")
+    report = ingest_folder(conn, drop, OPTIONS)
+    assert count(conn, "performance") == before > 0
+    assert f"kept the {before:,} rows its previous version loaded" in report.warnings[0]
+    # The empty version is not recorded: the next real export of the file loads.
+    write_drop(drop, {"performance.csv": tiny_org()["performance.csv"] + "E05,2026-11-20,5\n"})
+    assert [f.status for f in ingest_folder(conn, drop, OPTIONS).files if f.source == "performance"] == ["loaded"]
+    assert count(conn, "performance") == before + 1
+
+
+def test_a_field_too_long_for_any_value_is_named_as_such(conn, tmp_path):
+    files = tiny_org()
+    lines = files["recognition.csv"].splitlines()
+    lines.insert(3, "E05,2026-01-05 10:00:00,E02,10,slack," + '"' + "x" * (3 * 1024 * 1024) + '"')
+    files["recognition.csv"] = "\n".join(lines) + "\n"
+    ingest_folder(conn, write_drop(tmp_path / "d", files), OPTIONS)
+    assert quarantine(conn, "recognition.csv") == [(4, None, "field too long (over 128 KiB)")]
 
 
 def test_a_header_only_roster_is_an_error(conn, tmp_path):

@@ -282,3 +282,35 @@ def test_bands_start_elevated_at_the_threshold_and_high_at_twice_it() -> None:
 
 def test_with_a_high_threshold_high_starts_halfway_to_one() -> None:
     assert bands(np.array([0.75, 0.74, 0.5]), 0.5).tolist() == ["high", "elevated", "elevated"]
+
+
+# --- wording --------------------------------------------------------------------------------------
+
+
+def test_files_mode_says_written_and_smtp_mode_says_sent() -> None:
+    written = summary_html(build_summary(make_inputs(delivery_mode="files")))
+    assert "nudges written" in written and "Nudges written" in written and "nudges sent" not in written.lower()
+    assert "managers with a digest" in written
+    sent = summary_html(build_summary(make_inputs(delivery_mode="smtp")))
+    assert "nudges sent" in sent and "managers emailed" in sent
+
+
+def test_kinds_are_named_by_their_catalog_titles() -> None:
+    titles = {"recognition_gap": "Recognise recent work", "career_conversation": "Talk about growth"}
+    summary = build_summary(make_inputs(kind_titles=titles))
+    page = summary_html(summary)
+    assert [r["kind"] for r in summary["nudges"]["by_kind"]] == ["recognition_gap", "career_conversation"]  # JSON: ids
+    assert ">Recognise recent work<" in page and ">Talk about growth<" in page and ">recognition_gap<" not in page
+
+
+def test_times_are_shown_to_the_minute() -> None:
+    page = summary_html(build_summary(make_inputs(generated_at=datetime(2026, 11, 30, 7, 2, 59, tzinfo=UTC))))
+    assert "Generated 2026-11-30 07:02 UTC" in page and "07:02:59" not in page
+    assert "2026-11-24 06:00</td>" in page and "2026-11-01 00:00 (29 days ago)" in page  # ingested, trained
+
+
+def test_a_first_week_has_no_average_of_zero_weeks() -> None:
+    page = summary_html(build_summary(make_inputs(mean_risk_history=[])))
+    assert "previous 0" not in page and "week(s)" not in page and "none yet to compare with" in page
+    one = summary_html(build_summary(make_inputs(mean_risk_history=[("2026-W47", 0.1)])))
+    assert "Average of the previous 1 week<" in one
