@@ -9,6 +9,7 @@ the call that needs them.
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 import re
@@ -40,6 +41,8 @@ _ADDRESS = re.compile(EMAIL_PATTERN)
 
 ENV_PREFIX = "RETENTION_"
 CONFIG_ENV_VAR = "RETENTION_CONFIG"
+# Variables of ours that are not settings: the config file, and the folder prefect.yaml's deployments run in.
+OTHER_ENV_VARS = frozenset({CONFIG_ENV_VAR, "RETENTION_HOME"})
 DEFAULT_CONFIG_FILE = Path("retention.toml")
 
 
@@ -394,6 +397,7 @@ def load_settings(
     `overrides` (dotted keys such as ``nudges.per_manager``) sit above the TOML
     file and below the environment; `retention preview --set` uses them.
     """
+    check_environment(os.environ)
     path = resolve_config_path(config_path)
     data: dict[str, Any] = read_toml(path) if path else {}
     for dotted, value in (overrides or {}).items():
@@ -401,7 +405,46 @@ def load_settings(
     try:
         return Settings(**data)
     except ValidationError as exc:
-        raise ConfigError(_describe(exc, path, os.environ)) from None
+        raise ConfigError(_describe(exc, path, os.environ, overrides or {})) from None
+
+
+def environment_names() -> tuple[set[str], set[str]]:
+    """(every RETENTION_* name a setting answers to, prefixes under which any deeper name is a key).
+
+    A section may also come whole as JSON (RETENTION_SMTP='{...}'), as pydantic-settings allows;
+    a table of tables (`[ingest.columns.<source>]`) takes any key below it.
+    """
+    names, open_prefixes = set(OTHER_ENV_VARS), set()
+    for section, field in Settings.model_fields.items():
+        top = f"{ENV_PREFIX}{section.upper()}"
+        names.add(top)
+        model = field.annotation
+        for key, inner in getattr(model, "model_fields", {}).items():
+            name = f"{top}__{key.upper()}"
+            names.add(name)
+            if getattr(inner.annotation, "__origin__", None) is dict:
+                open_prefixes.add(name + "__")
+    return names, open_prefixes
+
+
+def check_environment(environ: Mapping[str, str]) -> None:
+    """A RETENTION_* variable that names no setting is a typo: stop, as a misspelt TOML key does."""
+    names, open_prefixes = environment_names()
+    unknown = sorted(
+        key
+        for key in environ
+        if key.upper().startswith(ENV_PREFIX)
+        and key.upper() not in names
+        and not key.upper().startswith(tuple(open_prefixes))
+    )
+    if not unknown:
+        return
+    lines = []
+    for key in unknown:
+        close = difflib.get_close_matches(key.upper(), sorted(names - OTHER_ENV_VARS), n=1, cutoff=0.6)
+        hint = f"; did you mean {close[0]}?" if close else "; see retention.toml for the sections and keys"
+        lines.append(f"unknown environment variable {key}{hint}")
+    raise ConfigError("invalid configuration:\n  " + "\n  ".join(lines))
 
 
 def _set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
@@ -415,13 +458,20 @@ def _set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
     node[leaf] = value
 
 
-def _describe(exc: ValidationError, path: Path | None, environ: Mapping[str, str]) -> str:
+def _describe(
+    exc: ValidationError, path: Path | None, environ: Mapping[str, str], overrides: Mapping[str, Any]
+) -> str:
     lines = []
     for err in exc.errors():
         loc = [str(p) for p in err["loc"]]
         key = ".".join(loc)
         env_name = ENV_PREFIX + "__".join(p.upper() for p in loc)
-        origin = f"env {env_name}" if env_name in environ else (str(path) if path else "defaults")
+        if env_name in environ:
+            origin = f"env {env_name}"
+        elif any(key == o or key.startswith(o + ".") or o.startswith(key + ".") for o in overrides):
+            origin = "--set"
+        else:
+            origin = str(path) if path else "defaults"
         secret = any(part in {"password", "token", "secret"} for part in loc)
         shown = "'**********'" if secret else _short(err.get("input"))
         if not loc:
@@ -444,3 +494,32 @@ def _short(value: Any) -> str:
 def settings_as_dict(settings: Settings) -> dict[str, Any]:
     """The effective config for display, with secrets masked."""
     return settings.model_dump(mode="json")
+
+
+_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+def settings_as_toml(settings: Settings) -> str:
+    """The effective config as a TOML file one could load again; unset keys are comments (TOML has no null)."""
+    lines: list[str] = []
+    for section, values in settings_as_dict(settings).items():
+        lines += ["", f"[{section}]"]
+        for key, value in values.items():
+            if value is None:
+                lines.append(f"# {key} is unset")
+            else:
+                lines.append(f"{_toml_key(key)} = {_toml_value(value)}")
+    return "\n".join(lines).lstrip("\n") + "\n"
+
+
+def _toml_key(key: str) -> str:
+    return key if _BARE_KEY.match(key) else json.dumps(key)
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, dict):
+        inner = ", ".join(f"{_toml_key(str(k))} = {_toml_value(v)}" for k, v in value.items() if v is not None)
+        return "{ " + inner + " }" if inner else "{}"
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    return json.dumps(value)  # strings, numbers and booleans are written alike in JSON and TOML

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import tomllib
 from pathlib import Path
 
 import pytest
 
 from pipelines.errors import ConfigError
-from pipelines.settings import load_settings, settings_as_dict
+from pipelines.settings import Settings, load_settings, settings_as_dict, settings_as_toml
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -110,3 +112,43 @@ def test_a_memory_limit_without_a_unit_is_refused_with_the_key(in_tmp):
     (in_tmp / "retention.toml").write_text('[store]\nmemory_limit = "2"\n')
     with pytest.raises(ConfigError, match="store.memory_limit"):
         load_settings()
+
+
+def test_every_test_starts_in_an_empty_folder_without_retention_variables():
+    # What a demo left in the checkout (./model, ./retention.toml) must never change a test's outcome.
+    assert list(Path.cwd().iterdir()) == []
+    assert not [k for k in os.environ if k.startswith("RETENTION_")]
+
+
+def test_a_misspelt_environment_table_stops_with_the_closest_name(monkeypatch):
+    monkeypatch.setenv("RETENTION_NUDGE__PER_MANAGER", "2")
+    with pytest.raises(ConfigError, match="RETENTION_NUDGE__PER_MANAGER; did you mean RETENTION_NUDGES__PER_MANAGER"):
+        load_settings()
+
+
+def test_a_misspelt_environment_key_stops_too(monkeypatch):
+    monkeypatch.setenv("RETENTION_SMTP__HOSTNAME", "relay")
+    with pytest.raises(ConfigError, match="unknown environment variable RETENTION_SMTP__HOSTNAME; did you mean RETENTION_SMTP__HOST"):
+        load_settings()
+
+
+def test_our_other_variables_and_column_maps_are_not_typos(monkeypatch, tmp_path):
+    monkeypatch.setenv("RETENTION_HOME", str(tmp_path))
+    monkeypatch.setenv("RETENTION_INGEST__COLUMNS__EMPLOYEES__EMPLOYEE_ID", "Staff Number")
+    settings = load_settings()
+    assert settings.ingest.columns == {"employees": {"employee_id": "Staff Number"}}
+
+
+def test_a_bad_override_names_set_not_the_config_file(tmp_path):
+    config = tmp_path / "retention.toml"
+    config.write_text("[nudges]\nper_manager = 3\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"--set: nudges\.per_manager = \"many\""):
+        load_settings(config, overrides={"nudges.per_manager": "many"})
+
+
+def test_config_as_toml_loads_back_to_the_same_settings(monkeypatch):
+    monkeypatch.setenv("RETENTION_INGEST__COLUMNS__EMPLOYEES__EMPLOYEE_ID", "Staff Number")
+    settings = load_settings()
+    text = settings_as_toml(settings)
+    assert "null" not in text and "# memory_limit is unset" in text
+    assert settings_as_dict(Settings(**tomllib.loads(text))) == settings_as_dict(settings)
