@@ -34,14 +34,11 @@ def model_train() -> None:
 def _train(settings: Any) -> dict[str, Any]:
     from models.card import card_html
     from models.persist import save
-    from pipelines.store import open_store
-    from pipelines.training import train_from_store
+    from pipelines.training import train_stored
 
-    with open_store(settings.store.path, memory_limit=settings.store.memory_limit) as conn, _progress() as progress:
+    with _progress() as progress:
         task = progress.add_task("Building snapshots", total=None)
-        _, trained = train_from_store(
-            conn, settings, progress=lambda label: progress.update(task, description=label.capitalize())
-        )
+        _, trained = train_stored(settings, progress=lambda label: progress.update(task, description=label.capitalize()))
     save(trained.estimator, trained.card, settings.model.dir, card_html=card_html(trained.card))
     return trained.card
 

@@ -6,8 +6,12 @@ once, in order, inside a transaction, and is recorded in `schema_migrations`.
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import re
+import sys
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -53,8 +57,7 @@ def connect(path: Path, *, read_only: bool = False, memory_limit: str | None = N
     except duckdb.IOException as exc:
         if "lock" in str(exc).lower():
             raise StoreLockedError(
-                f"the store {path} is in use by another process (another `retention` command or a"
-                " notebook); wait for it to finish or close it, then try again"
+                f"the store {path} is in use by {_holder(path)}; wait for it to finish or close it, then try again"
             ) from None
         raise StoreError(f"cannot open the store {path}: {exc}") from None
     except duckdb.Error as exc:
@@ -76,11 +79,51 @@ def connect(path: Path, *, read_only: bool = False, memory_limit: str | None = N
 def open_store(
     path: Path, *, read_only: bool = False, memory_limit: str | None = None
 ) -> Iterator[duckdb.DuckDBPyConnection]:
+    """The store, open for this block; a writer leaves a note saying who holds it (see `_holder`)."""
     conn = connect(path, read_only=read_only, memory_limit=memory_limit)
+    note = None if read_only else _leave_note(Path(path))
     try:
         yield conn
     finally:
         conn.close()
+        if note is not None:
+            note.unlink(missing_ok=True)
+
+
+def _note_path(path: Path) -> Path:
+    return path.with_name(path.name + ".in-use")
+
+
+def _leave_note(path: Path) -> Path | None:
+    """`<store>.in-use`: which command holds the store and since when, for the next one's message.
+
+    Only the command's words are kept (`retention model train`), never its arguments (an id).
+    """
+    words = [Path(sys.argv[0]).name if sys.argv else "python"]
+    for arg in sys.argv[1:3]:
+        if not re.fullmatch(r"[a-z][a-z-]*", arg):
+            break
+        words.append(arg)
+    note = _note_path(path)
+    try:
+        note.write_text(json.dumps({"pid": os.getpid(), "command": " ".join(words), "since": time.time()}))
+    except OSError:
+        return None
+    return note
+
+
+def _holder(path: Path) -> str:
+    """"`retention run` (pid 4242) for 3 min" from the holder's note, or a general phrase without one."""
+    general = "another process (another `retention` command, a weekly flow or a notebook)"
+    try:
+        note = json.loads(_note_path(path).read_text())
+        pid, command, since = int(note["pid"]), str(note["command"]), float(note["since"])
+        os.kill(pid, 0)  # still running? (a crashed holder's note is stale)
+    except (OSError, ValueError, KeyError, TypeError):
+        return general
+    minutes = max(0, int(time.time() - since)) // 60
+    held = f"for {minutes} min" if minutes else "for less than a minute"
+    return f"`{command}` (pid {pid}, {held})"
 
 
 def current_version(conn: duckdb.DuckDBPyConnection) -> int:

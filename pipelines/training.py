@@ -19,6 +19,7 @@ from models.tabular import predict_risk
 from models.train import Trained, TrainOptions, train
 from pipelines.errors import RetentionError
 from pipelines.settings import Settings
+from pipelines.store import open_store
 
 # Fewer voluntary leavers than this among the rows the current model never saw, and the
 # comparison falls back to the two cards' validation ROC-AUC.
@@ -41,10 +42,25 @@ def train_options(settings: Settings) -> TrainOptions:
     )
 
 
+def training_data(conn: duckdb.DuckDBPyConnection, settings: Settings) -> TrainingSet:
+    return training_set(conn, horizon_days=settings.model.horizon_days, extras=tuple(settings.ingest.extra_columns))
+
+
 def train_from_store(
     conn: duckdb.DuckDBPyConnection, settings: Settings, *, progress: Callable[[str], None] | None = None
 ) -> tuple[TrainingSet, Trained]:
-    data = training_set(conn, horizon_days=settings.model.horizon_days, extras=tuple(settings.ingest.extra_columns))
+    data = training_data(conn, settings)
+    return data, train(data, train_options(settings), progress=progress)
+
+
+def train_stored(settings: Settings, *, progress: Callable[[str], None] | None = None) -> tuple[TrainingSet, Trained]:
+    """Build the snapshots with the store open read-only, then fit with it closed.
+
+    Fitting takes minutes on a busy machine; meanwhile `preview`, `report` or an `explain`
+    can read the store, and a weekly run can write it.
+    """
+    with open_store(settings.store.path, read_only=True, memory_limit=settings.store.memory_limit) as conn:
+        data = training_data(conn, settings)
     return data, train(data, train_options(settings), progress=progress)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import time
@@ -47,6 +48,28 @@ def test_a_store_held_by_another_process_gives_a_plain_message(store_path):
         holder.wait()
     time.sleep(0.1)
     connect(store_path).close()  # free again once the other process is gone
+
+
+def test_a_store_held_by_a_retention_command_names_the_command_and_for_how_long(store_path):
+    connect(store_path).close()
+    code = (
+        "import sys, time\n"
+        "sys.argv = ['retention', 'model', 'train', 'E0042']\n"
+        "from pipelines.store import open_store\n"
+        f"with open_store({str(store_path)!r}):\n"
+        "    print('ready', flush=True)\n"
+        "    time.sleep(30)\n"
+    )
+    holder = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
+        with pytest.raises(StoreLockedError) as err:
+            connect(store_path)
+        assert re.search(r"in use by `retention model train` \(pid \d+, for less than a minute\)", str(err.value))
+        assert "E0042" not in str(err.value)  # the command's words, never its arguments
+    finally:
+        holder.kill()
+        holder.wait()
 
 
 def test_reading_a_store_that_does_not_exist_says_what_to_do(tmp_path):
