@@ -87,7 +87,7 @@ class FilesReport:
 
 
 def deliver_files(conn: duckdb.DuckDBPyConnection, week: str, outbox_dir: Path) -> FilesReport:
-    """Write every message of the week under `outbox_dir/<week>/`; mark queued ones sent."""
+    """Write every message of the week under `outbox_dir/<week>/`; mark queued ones `written`."""
     folder = Path(outbox_dir) / week
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -116,9 +116,9 @@ def deliver_files(conn: duckdb.DuckDBPyConnection, week: str, outbox_dir: Path) 
             report.written += changed
             report.unchanged += not changed
         del rows
-    # Every file of the week is on disk now: in files mode that is delivery.
+    # Every file of the week is on disk now: in files mode that is delivery, and it is called what it is.
     conn.execute(
-        "update outbox set state = 'sent', delivered_at = ? where week = ? and state not in ('sent', 'withdrawn')",
+        "update outbox set state = 'written', delivered_at = ? where week = ? and state not in ('sent', 'written', 'withdrawn')",
         [utcnow(), week],
     )
     return report

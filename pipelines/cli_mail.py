@@ -11,6 +11,7 @@ from rich.table import Table
 from pipelines.cli_common import (
     ConfigError,
     WeekOption,
+    _plural,
     _progress,
     _settings,
     app,
@@ -36,7 +37,7 @@ def send(week: WeekOption = None) -> None:
         console.print("Nothing to send: every digest has been accepted by the mail server (or failed for good).")
         return
     states = ", ".join(f"{n:,} {state}" for state, n in sorted(report.states.items()))
-    console.print(f"{report.pending:,} digests in {report.seconds:.1f} s ({report.per_second:,.0f}/s): {states}.")
+    console.print(f"{_plural(report.pending, 'digest')} in {report.seconds:.1f} s ({report.per_second:,.0f}/s): {states}.")
     if report.resumed:
         console.print(
             f"{report.resumed:,} were in flight when an earlier run stopped and were sent again with their"
@@ -104,4 +105,4 @@ def outbox_retry(
     settings = _settings()
     with open_store(settings.store.path, memory_limit=settings.store.memory_limit) as conn:
         n = retry_failed(conn, str(IsoWeek.parse(week)) if week else None)
-    console.print(f"{n:,} failed digests queued again; `retention send` delivers them.")
+    console.print(f"{_plural(n, 'failed digest')} queued again; `retention send` delivers them.")

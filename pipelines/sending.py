@@ -37,8 +37,9 @@ from pipelines.store import fetch_value, utcnow
 log = logging.getLogger("retention.sending")
 
 PENDING = ("queued", "sending", "deferred")
+# `written`: files mode wrote it to the outbox folder (nobody was emailed).
 # `withdrawn`: not sent, and never will be; it named a person who was forgotten (pipelines/privacy.py).
-STATES = ("queued", "sending", "sent", "deferred", "failed_permanent", "withdrawn")
+STATES = ("queued", "sending", "sent", "written", "deferred", "failed_permanent", "withdrawn")
 CLAIM_SIZE = 64  # messages marked `sending` in one write, before any of them is handed to a connection
 FLUSH_S = 0.05  # outcomes are recorded at least this often
 PAGE_SIZE = 5000  # digests read into memory at a time (about 100 MB)
