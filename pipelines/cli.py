@@ -7,7 +7,6 @@ own errors into one readable line and exit code 1.
 from __future__ import annotations
 
 import json
-import logging
 import os
 import time
 from datetime import date
@@ -21,8 +20,10 @@ from rich.table import Table
 from pipelines.cli_common import (
     ConfigError,
     _parse_date,
+    _plural,
     _progress,
     _settings,
+    _stage_progress,
     _State,
     app,
     config_app,
@@ -56,8 +57,9 @@ def synth(
         table.add_row(escape(path.name), f"{result.rows[source]:,}", f"{result.bad_rows.get(source, 0):,}")
     console.print(table)
     console.print(
-        f"{result.employees:,} employees; {result.voluntary_exits:,} voluntary and"
-        f" {result.involuntary_exits:,} involuntary exits; oracle ROC-AUC {result.oracle_auc:.3f}"
+        f"{_plural(result.people, 'person', 'people')} over the window ({_plural(result.employees, 'roster row')});"
+        f" {result.voluntary_exits:,} voluntary and {result.involuntary_exits:,} involuntary exits;"
+        f" oracle ROC-AUC {result.oracle_auc:.3f}"
         f" (ground truth in {result.out_dir / '_truth'})"
     )
 
@@ -134,12 +136,14 @@ def _print_ingest(report: Any) -> None:
             escape(f"{top[0][0]} ({top[0][1]:,})") if top else "",
         )
     console.print(table)
+    for warning in report.warnings:
+        err_console.print(f"[bold yellow]warning:[/] {escape(warning)}", highlight=False, soft_wrap=True)
     if report.ignored:
         console.print(f"Ignored files (not part of the contract): {escape(', '.join(report.ignored))}")
     if report.rows_quarantined:
         console.print(
-            f"{report.rows_quarantined:,} rows quarantined with file, line, column and reason;"
-            " see the `quarantine` table in the store."
+            f"{_plural(report.rows_quarantined, 'row')} quarantined with file, line, column and reason;"
+            " `retention quarantine` lists them."
         )
 
 
@@ -149,7 +153,7 @@ def _print_ingest(report: Any) -> None:
 @app.command()
 @handles_errors
 def run(
-    week: Annotated[str | None, typer.Option(help="ISO week such as 2026-W05; default: the current week.")] = None,
+    week: Annotated[str | None, typer.Option(metavar="YYYY-Www", help="ISO week such as 2026-W05; default: the current week.")] = None,
     direct: Annotated[
         bool, typer.Option("--direct", help="Run the same stages without Prefect (no flow run, no artifacts).")
     ] = False,
@@ -164,23 +168,40 @@ def run(
         int | None,
         typer.Option(min=1, max=256, help="Dask workers for a local cluster; default [flows] dask_workers."),
     ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Run a week that has not started yet (its data is not all in).")
+    ] = False,
 ) -> None:
     """Run the weekly flow for one week: score, select nudges, render, queue, deliver, report."""
     if task_runner is not None and task_runner not in ("thread", "dask"):
         raise typer.BadParameter(f"{task_runner!r} is not one of: thread, dask", param_hint="--task-runner")
     if direct and (task_runner or workers):
         raise typer.BadParameter("--direct runs without Prefect, so it has no task runner", param_hint="--direct")
+    if week is not None and not force:
+        _refuse_future_week(week)
     settings = _settings()
     report = _run_week(settings, week, direct=direct, task_runner=task_runner, workers=workers)
     _print_week(report)
+
+
+def _refuse_future_week(text: str) -> None:
+    """A week that starts after today would send digests on data that does not exist yet."""
+    from pipelines.weeks import IsoWeek
+
+    week, today = IsoWeek.parse(text), date.today()
+    if week.monday > today:
+        raise ConfigError(
+            f"--week {week} starts on {week.monday:%A %d %B %Y}, after today ({today:%d %B %Y}): its digests"
+            " would rest on signals that have not happened yet. Pass --force to run it anyway"
+        )
 
 
 def _prefect_environment() -> None:
     """Defaults that make a local, serverless Prefect run work on a small machine with no network."""
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    if not logging.getLogger().handlers:  # without --verbose, Prefect's own log lines stay quiet
-        os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    # Prefect's own lines (task states, its HTTP client) stay quiet; --verbose logs our stages.
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 
 
 def _run_week(
@@ -208,7 +229,7 @@ def _run_week(
     api = prefect_api.start_early()  # its start-up overlaps loading the flow's code
     from pipelines.flows import weekly_digest
 
-    with prefect_api.using(api):
+    with prefect_api.using(api), _stage_progress(f"Week {week}"):
         state = weekly_digest(
             week=str(week),
             config_path=str(_State.config) if _State.config else None,
@@ -223,14 +244,8 @@ def _run_week_direct(settings: Any, week: Any) -> Any:
     from pipelines.store import open_store
     from pipelines.weekly import run_week
 
-    stages = ["follow-through", "features", "score", "select", "render", "enqueue", "deliver", "report"]
-    with open_store(settings.store.path, memory_limit=settings.store.memory_limit) as conn, _progress() as progress:
-        task = progress.add_task(f"Week {week}", total=len(stages))
-
-        def step(label: str) -> None:
-            progress.update(task, completed=stages.index(label), description=f"Week {week}: {label}")
-
-        return run_week(conn, settings, week, progress=step)
+    with open_store(settings.store.path, memory_limit=settings.store.memory_limit) as conn, _stage_progress(f"Week {week}"):
+        return run_week(conn, settings, week)
 
 
 def _print_week(report: Any) -> None:
@@ -240,7 +255,8 @@ def _print_week(report: Any) -> None:
     table.add_row("people on the roster", f"{report.people:,}")
     table.add_row("star performers", f"{report.stars:,}")
     table.add_row(f"stars above the threshold ({report.score_method})", f"{report.stars_flagged:,}")
-    table.add_row("managers emailed", f"{report.managers_emailed:,}")
+    emailed = "managers emailed" if report.delivery_mode == "smtp" else "managers with a digest (written to files)"
+    table.add_row(emailed, f"{report.managers_emailed:,}")
     table.add_row("nudges", f"{report.nudges:,}")
     for kind, count in sorted(report.nudges_by_kind.items()):
         table.add_row(f"  {kind}", f"{count:,}")
@@ -258,19 +274,35 @@ def _print_week(report: Any) -> None:
         console.print(f"Scored with {escape(report.score_note)}.")
     if report.digests_existing:
         console.print(
-            f"{report.digests_existing:,} digests for {report.week} were already in the outbox: nothing was sent twice."
+            f"{_plural(report.digests_existing, 'digest')} for {report.week} {'was' if report.digests_existing == 1 else 'were'}"
+            " already in the outbox: nothing was sent twice."
         )
     if report.digests_skipped:
-        console.print(f"{report.digests_skipped:,} digests skipped: the manager's email address is unusable.")
+        console.print(f"{_plural(report.digests_skipped, 'digest')} skipped: the manager's email address is unusable.")
+    if report.empty_sources:
+        console.print(
+            f"The store holds no {', '.join(report.empty_sources)} rows: their files had only a header, or none was"
+            " ingested."
+        )
     if report.outbox_folder and (report.managers_emailed or report.digests_new or report.digests_existing):
         console.print(f"Digests are in {report.outbox_folder}/ (one .eml and one .html preview per manager).")
     elif not report.managers_emailed:
-        console.print("No digests this week: no star performer's signals crossed the threshold.")
+        console.print(f"No digests this week: {_why_no_digests(report)}.")
     if report.delivery:
         states = ", ".join(f"{n:,} {state}" for state, n in sorted(report.delivery.items()))
         console.print(f"Sent over SMTP: {states}.")
     if report.hr_summary:
         console.print(f"HR summary: {escape(report.hr_summary)} (and .json beside it).")
+
+
+def _why_no_digests(report: Any) -> str:
+    if not report.stars:
+        if "performance" in report.empty_sources:
+            return "nobody counts as a star performer without a performance rating, and the store holds none"
+        return "nobody counts as a star performer under the [stars] rules"
+    if not report.stars_flagged:
+        return "no star performer's signals crossed the threshold"
+    return "every flagged star was skipped (see the HR summary for why) or already nudged recently"
 
 
 # --- demo ----------------------------------------------------------------------------------
@@ -286,34 +318,61 @@ def demo(
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     data: Annotated[Path, typer.Option(help="Where to write the synthetic drop folder.")] = Path("demo-data"),
 ) -> None:
-    """Synthetic org -> ingest -> score -> nudges -> digests in ./outbox/, in one go."""
+    """Synthetic org -> ingest -> score -> nudges -> digests in ./outbox/, in one go (a re-run reuses what is there)."""
+    from pipelines.synthetic import existing_spec
+
     settings = _settings()
     started = time.perf_counter()
     _guard_demo_store(settings, data)
-    synth_result = _synthesise(data, employees=employees, months=months, seed=seed, end=date.today())
-    console.print(f"Generated {synth_result.employees:,} employees into {data}/")
+    previous = existing_spec(data)
+    if previous and (previous.get("employees"), previous.get("months"), previous.get("seed")) == (employees, months, seed):
+        console.print(
+            f"Reusing the synthetic org in {data}/ (same size, months and seed, data up to {previous.get('end')});"
+            " delete the folder for a new one"
+        )
+    else:
+        synth_result = _synthesise(data, employees=employees, months=months, seed=seed, end=date.today())
+        console.print(
+            f"Generated a synthetic org of {employees:,} people ({synth_result.people:,} over {months} months with"
+            f" hires and leavers) into {data}/"
+        )
     ingest_report = _ingest(settings, data)
-    console.print(
-        f"Ingested {ingest_report.rows_loaded:,} rows into {settings.store.path}"
-        f" ({ingest_report.rows_quarantined:,} bad rows quarantined)"
-    )
-    _demo_model(settings)
+    if ingest_report.changed:
+        console.print(
+            f"Ingested {_plural(ingest_report.rows_loaded, 'row')} into {settings.store.path}"
+            f" ({_plural(ingest_report.rows_quarantined, 'bad row')} quarantined)"
+        )
+    else:
+        console.print(f"{settings.store.path} already holds these files: nothing new to ingest")
+    _demo_model(settings, retrain=ingest_report.changed)
     report = _run_week(settings, None)
     _print_week(report)
     console.print(f"Done in {time.perf_counter() - started:.1f} s.")
 
 
-def _demo_model(settings: Any) -> None:
-    """Train when the synthetic history allows it; otherwise the run says it used the rules score."""
+def _demo_model(settings: Any, *, retrain: bool) -> None:
+    """Train when the synthetic history allows it (and the data changed); otherwise say what the run uses."""
+    from models.persist import read_card
     from pipelines.errors import ModelError
 
+    if not retrain:
+        try:
+            card = read_card(settings.model.dir)
+        except ModelError:
+            pass
+        else:
+            console.print(
+                f"The model in {escape(str(settings.model.dir))}/ was trained on this data"
+                f" ({escape(str(card.get('version')))}): not retraining"
+            )
+            return
     try:
         card = _train(settings)
     except ModelError as exc:
         console.print(f"No model trained ({escape(str(exc))}).")
         return
     console.print(
-        f"Trained a {card['estimator']} model on {card['rows']:,} snapshot rows:"
+        f"Trained a {card['estimator']} model on {_plural(card['rows'], 'snapshot row')}:"
         f" validation ROC-AUC {card['validation']['roc_auc']:.3f} (card in {escape(str(settings.model.dir))}/card.html)"
     )
 
@@ -343,15 +402,12 @@ def _guard_demo_store(settings: Any, data: Path) -> None:
 @handles_errors
 def config_show() -> None:
     """Print the effective configuration (file + environment), secrets masked."""
-    from pipelines.settings import resolve_config_path, settings_as_dict
+    from pipelines.settings import resolve_config_path, settings_as_toml
 
     settings = _settings()
     source = resolve_config_path(_State.config)
-    console.print(f"# effective configuration (file: {source or 'none, defaults'}; env RETENTION_* applied)")
-    for section, values in settings_as_dict(settings).items():
-        console.print(f"\n[{section}]", markup=False, highlight=False)
-        for key, value in values.items():
-            console.print(f"{key} = {json.dumps(value)}", markup=False, highlight=False)
+    typer.echo(f"# effective configuration (file: {source or 'none, defaults'}; env RETENTION_* applied)\n")
+    typer.echo(settings_as_toml(settings), nl=False)
 
 
 # The other commands register themselves on `app` when imported; here, so `--help` lists them after these.

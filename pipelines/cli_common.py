@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, ParamSpec, TypeVar
@@ -27,17 +29,18 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 app = typer.Typer(
+    rich_markup_mode=None,
     name="retention",
     help="Weekly partnering nudges for managers of star performers.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-config_app = typer.Typer(help="Inspect the effective configuration.", no_args_is_help=True)
+config_app = typer.Typer(rich_markup_mode=None, help="Inspect the effective configuration.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
-model_app = typer.Typer(help="Train, inspect and benchmark the flight-risk model.", no_args_is_help=True)
+model_app = typer.Typer(rich_markup_mode=None, help="Train, inspect and benchmark the flight-risk model.", no_args_is_help=True)
 app.add_typer(model_app, name="model")
-outbox_app = typer.Typer(help="Inspect and retry the outbox of digests.", no_args_is_help=True)
+outbox_app = typer.Typer(rich_markup_mode=None, help="Inspect and retry the outbox of digests.", no_args_is_help=True)
 app.add_typer(outbox_app, name="outbox")
 
 console = Console()
@@ -58,7 +61,7 @@ def handles_errors(func: Callable[P, R]) -> Callable[P, R]:
     return wrapper
 
 
-WeekOption = Annotated[str | None, typer.Option(help="Only this ISO week (e.g. 2026-W05); default: every week.")]
+WeekOption = Annotated[str | None, typer.Option(metavar="YYYY-Www", help="Only this ISO week (e.g. 2026-W05); default: every week.")]
 
 
 class _State:
@@ -76,11 +79,20 @@ def _root(
     """Weekly partnering nudges for managers of star performers."""
     _State.config = config
     if verbose:
-        logging.basicConfig(
-            level=logging.INFO,
-            format="%(message)s",
-            handlers=[RichHandler(console=err_console, show_path=False, markup=False)],
-        )
+        _log_our_stages()
+
+
+def _log_our_stages() -> None:
+    """--verbose: our own `retention.*` loggers (stages, ids and counts), not every library's.
+
+    On the root logger, Prefect's HTTP client logged each request to its local API; and Prefect's
+    own console handler sits on the root logger, so ours do not propagate there.
+    """
+    ours = logging.getLogger("retention")
+    if not any(isinstance(h, RichHandler) for h in ours.handlers):
+        ours.addHandler(RichHandler(console=err_console, show_path=False, markup=False))
+    ours.setLevel(logging.INFO)
+    ours.propagate = False
 
 
 def _settings(overrides: dict[str, Any] | None = None) -> Any:
@@ -90,6 +102,9 @@ def _settings(overrides: dict[str, Any] | None = None) -> Any:
 
 
 def _progress() -> Progress:
+    """A live bar on a terminal; elsewhere (a log file, CI) one line per step, so long work is never silent."""
+    if not err_console.is_terminal:
+        return _LineProgress(console=err_console)
     return Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
@@ -101,6 +116,47 @@ def _progress() -> Progress:
     )
 
 
+class _LineProgress(Progress):
+    """Rich's Progress API, printed as plain lines: each new step once, with the seconds since the start.
+
+    Counts that change within a step ("Sending digests (1,200/5,000)") print at most once per
+    `EVERY_S`; a step's name (its text before any "(") always prints when it changes.
+    """
+
+    EVERY_S = 2.0
+
+    def __init__(self, *, console: Console) -> None:
+        super().__init__(console=console, disable=True)
+        self._started = time.monotonic()
+        self._last_line = ""
+        self._last_at = 0.0
+
+    def add_task(self, description: str, *args: Any, **kwargs: Any) -> Any:
+        task = super().add_task(description, *args, **kwargs)
+        self._line(description)
+        return task
+
+    def update(self, task_id: Any, *args: Any, description: str | None = None, **kwargs: Any) -> None:
+        super().update(task_id, *args, description=description, **kwargs)
+        if description is not None:
+            self._line(description)
+
+    def _line(self, description: str) -> None:
+        now = time.monotonic()
+        step = description.split("(")[0].strip()
+        if description == self._last_line:
+            return
+        if step == self._last_line.split("(")[0].strip() and now - self._last_at < self.EVERY_S:
+            return
+        self._last_line, self._last_at = description, now
+        self.console.print(f"[{now - self._started:5.1f} s] {escape(description)}", highlight=False, soft_wrap=True)
+
+
+def _plural(count: int, noun: str, plural: str | None = None) -> str:
+    """"1 row", "2,000 rows": the count with the noun that agrees with it."""
+    return f"{count:,} {noun if count == 1 else plural or noun + 's'}"
+
+
 def _parse_date(value: str | None, option: str) -> date | None:
     if value is None:
         return None
@@ -108,3 +164,35 @@ def _parse_date(value: str | None, option: str) -> date | None:
         return date.fromisoformat(value)
     except ValueError:
         raise ConfigError(f"{option} {value!r} is not a date like 2026-06-30") from None
+
+
+class _StageHandler(logging.Handler):
+    """Turns the stages' own announcements (`retention.stage`) into the progress line's text."""
+
+    def __init__(self, progress: Progress, task: Any, title: str) -> None:
+        super().__init__(logging.INFO)
+        self.progress, self.task, self.title = progress, task, title
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if getattr(record, "stage", None):
+            self.progress.update(self.task, description=f"{self.title}: {record.getMessage()}")
+
+
+@contextlib.contextmanager
+def _stage_progress(title: str) -> Iterator[None]:
+    """Progress for work that announces its stages by logging (the weekly run, direct or under Prefect)."""
+    stages = logging.getLogger("retention.stage")
+    with _progress() as progress:
+        handler = _StageHandler(progress, progress.add_task(title, total=None), title)
+        stages.addHandler(handler)
+        level, propagate = stages.level, stages.propagate
+        if not stages.isEnabledFor(logging.INFO):
+            stages.setLevel(logging.INFO)
+            # Enabled only for the progress line: not for Prefect's handler on the root logger.
+            stages.propagate = False
+        try:
+            yield
+        finally:
+            stages.removeHandler(handler)
+            stages.setLevel(level)
+            stages.propagate = propagate

@@ -18,6 +18,7 @@ start fast.
 from __future__ import annotations
 
 import threading
+import time
 from datetime import date
 from pathlib import Path
 from typing import Any, TypeVar, cast
@@ -50,7 +51,7 @@ from pipelines.store import few_checkpoints, open_store
 from pipelines.training import (
     Promotion,
     compare_with_current,
-    train_from_store,
+    train_stored,
 )
 from pipelines.weekly import (
     WeeklyReport,
@@ -66,6 +67,7 @@ from pipelines.weekly import (
     render_jobs,
     scoring_stage,
     selection_stage,
+    stage_log,
     start_run,
     steady_heap,
 )
@@ -157,6 +159,8 @@ def render_and_enqueue_batches(
     # In this process, quote() spares Prefect walking every batch (1 s of a 100k week); a Dask
     # client rebuilds quote() wrappers as bare tuples, so there the batches go plain.
     wrap = _quiet if isinstance(runner, ThreadPoolTaskRunner) else _plain
+    started = time.perf_counter()
+    stage_log.info("render", extra={"stage": "render"})
     with runner, steady_heap(), few_checkpoints(conn):
         pending: list[PrefectFuture[RenderedBatch]] = []
         queue = list(reversed(jobs))
@@ -168,6 +172,9 @@ def render_and_enqueue_batches(
             done = next(as_completed(pending))
             pending.remove(done)
             enqueue_task(conn, _quiet(done.result()), report)
+            finished = len(jobs) - len(queue) - len(pending)
+            stage_log.info("render: batch %d of %d", finished, len(jobs), extra={"stage": "render"})
+    stage_log.info("render done in %.1f s", time.perf_counter() - started)
     record_task(conn, _quiet(plan), report)
 
 
@@ -329,8 +336,7 @@ def _weekly_artifacts(report: WeeklyReport, ingested: dict[str, int]) -> None:
 
 @task(name="train", cache_policy=NO_CACHE, persist_result=False)
 def train_task(settings: Settings) -> tuple[TrainingSet, Trained]:
-    with open_store(settings.store.path, memory_limit=settings.store.memory_limit) as conn:
-        return train_from_store(conn, settings)
+    return train_stored(settings)
 
 
 @task(name="evaluate", cache_policy=NO_CACHE, persist_result=False)

@@ -70,7 +70,8 @@ class SynthResult:
     files: dict[str, Path]  # source name -> file written
     rows: dict[str, int]  # source name -> data rows written (incl. bad rows)
     bad_rows: dict[str, int]  # source name -> bad rows injected
-    employees: int  # rows in employees.csv
+    employees: int  # rows in employees.csv (deliberately bad rows included)
+    people: int  # everyone employed at some point in the window: the starting headcount, then hires
     voluntary_exits: int
     involuntary_exits: int
     oracle_auc: float
@@ -106,10 +107,22 @@ def generate(spec: SynthSpec, out_dir: Path, *, progress: Progress | None = None
         rows=written.rows,
         bad_rows={name: sum(k.values()) for name, k in written.bad_counts.items()},
         employees=written.rows[EMPLOYEES.name],
+        people=int(sim.org.P.n),
         voluntary_exits=int((exit_type == 1).sum()),
         involuntary_exits=int((exit_type == 2).sum()),
         oracle_auc=auc_pm,
     )
+
+
+def existing_spec(out_dir: Path) -> dict[str, object] | None:
+    """The spec a synthetic drop folder was generated with (from its `_truth/`), or None."""
+    import json
+
+    try:
+        spec = json.loads((Path(out_dir) / "_truth" / "ground_truth.json").read_text(encoding="utf-8"))["spec"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return spec if isinstance(spec, dict) else None
 
 
 def _no_progress(stage: str, fraction: float) -> None:

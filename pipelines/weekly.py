@@ -7,9 +7,11 @@ This module is the edge that turns settings into the plain policies below it.
 
 from __future__ import annotations
 
+import functools
 import gc
 import json
 import logging
+import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -17,7 +19,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import duckdb
 import numpy as np
@@ -38,6 +40,7 @@ from nudges.followthrough import credit_line, demotions
 from nudges.outbox import FilesReport, deliver_files, enqueue, queued_managers
 from nudges.render import Contact, Digest, Identity, render_digest
 from nudges.select import Person, Pick, Selection, SelectionPolicy, select
+from pipelines.contract import SOURCES
 from pipelines.errors import ConfigError, StoreError
 from pipelines.followthrough import (
     check,
@@ -66,9 +69,30 @@ from pipelines.store import (
 )
 from pipelines.weeks import IsoWeek
 
-Progress = Callable[[str], None]
 # Log lines carry ids, counts and states only: never a name, an address or a score.
 log = logging.getLogger("retention.weekly")
+# Each stage announces itself here as it starts (and says how long it took): the CLI shows these
+# as progress, --verbose as log lines. The same lines come from a Prefect run and a direct one.
+stage_log = logging.getLogger("retention.stage")
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def announced(name: str) -> Callable[[F], F]:
+    """Log `name` when the stage starts and its duration when it ends."""
+
+    def wrap(func: F) -> F:
+        @functools.wraps(func)
+        def inner(*args: Any, **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            stage_log.info("%s", name, extra={"stage": name})
+            try:
+                return func(*args, **kwargs)
+            finally:
+                stage_log.info("%s done in %.1f s", name, time.perf_counter() - started)
+
+        return cast(F, inner)
+
+    return wrap
 
 
 @dataclass
@@ -93,6 +117,7 @@ class WeeklyReport:
     quarantined_rows: int = 0
     skipped: dict[str, int] = field(default_factory=dict)
     hr_summary: str = ""
+    delivery_mode: str = "files"  # files: digests written to the outbox folder; smtp: sent
     delivery: dict[str, int] = field(default_factory=dict)  # SMTP outcome -> digests, this run
     followthrough_done: int = 0  # nudges whose signal appeared, found by this run
     followthrough_expired: int = 0
@@ -100,6 +125,7 @@ class WeeklyReport:
     controls: int = 0  # nudges withheld this week as the control group
     credit_lines: int = 0  # digests opening with credit for following through
     demotions: list[str] = field(default_factory=list)  # "kind demoted|restored"
+    empty_sources: list[str] = field(default_factory=list)  # required sources the store holds no rows of
 
     def as_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
@@ -342,12 +368,15 @@ def enqueue_batch(conn: duckdb.DuckDBPyConnection, batch: RenderedBatch, report:
     report.credit_lines += len(batch.credited)
 
 
+@announced("render")
 def render_and_enqueue(
     conn: duckdb.DuckDBPyConnection, plan: WeekPlan, settings: Settings, report: WeeklyReport
 ) -> None:
     """Batch by batch in this process; the flow does the same with batches on its task runner."""
     with steady_heap(), few_checkpoints(conn):
-        for job in render_jobs(conn, plan, settings, report):
+        jobs = render_jobs(conn, plan, settings, report)
+        for number, job in enumerate(jobs, start=1):
+            stage_log.info("render: batch %d of %d", number, len(jobs), extra={"stage": "render"})
             enqueue_batch(conn, render_batch(job, plan, settings), report)
 
 
@@ -507,6 +536,7 @@ class WeekPlan:
     followthrough_days: int = 14
 
 
+@announced("follow-through")
 def followthrough_stage(
     conn: duckdb.DuckDBPyConnection, settings: Settings, week: IsoWeek, report: WeeklyReport
 ) -> None:
@@ -533,19 +563,14 @@ def plan_week(
     conn: duckdb.DuckDBPyConnection,
     settings: Settings,
     week: IsoWeek,
-    *,
-    progress: Progress | None = None,
 ) -> WeekPlan:
     """Features, stars, scores and selection for a week; reads the store, writes nothing."""
-    step = progress or (lambda _label: None)
-    step("features")
     features, attributes = features_stage(conn, settings, week)
-    step("score")
     stars, scores = scoring_stage(features, settings, attributes)
-    step("select")
     return selection_stage(conn, settings, week, features, stars, scores)
 
 
+@announced("features")
 def features_stage(
     conn: duckdb.DuckDBPyConnection, settings: Settings, week: IsoWeek
 ) -> tuple[Features, pd.DataFrame | None]:
@@ -563,6 +588,7 @@ def features_stage(
     return features, attributes
 
 
+@announced("score")
 def scoring_stage(
     features: Features, settings: Settings, attributes: pd.DataFrame | None
 ) -> tuple[np.ndarray, Scores]:
@@ -571,6 +597,7 @@ def scoring_stage(
     return stars, score_stage(features, settings, attributes, focus=stars)
 
 
+@announced("select")
 def selection_stage(
     conn: duckdb.DuckDBPyConnection,
     settings: Settings,
@@ -597,16 +624,19 @@ def start_run(conn: duckdb.DuckDBPyConnection, week: IsoWeek) -> WeeklyReport:
     return report
 
 
+@announced("deliver")
 def deliver_week(
     conn: duckdb.DuckDBPyConnection, settings: Settings, week: IsoWeek, report: WeeklyReport
 ) -> FilesReport | None:
     """Files mode writes the week's outbox folder; SMTP mode sends what is waiting for the week."""
+    report.delivery_mode = settings.delivery.mode
     if settings.delivery.mode == "files":
         return deliver_files(conn, str(week), settings.delivery.outbox_dir)
     report.delivery = dict(send_pending(conn, settings, week=str(week)).states)
     return None
 
 
+@announced("report")
 def finish_run(
     conn: duckdb.DuckDBPyConnection,
     plan: WeekPlan,
@@ -637,26 +667,19 @@ def run_week(
     conn: duckdb.DuckDBPyConnection,
     settings: Settings,
     week: IsoWeek,
-    *,
-    progress: Progress | None = None,
 ) -> WeeklyReport:
     """Score, select, render, enqueue and deliver one ISO week; safe to re-run.
 
     The Prefect flow (pipelines/flows.py) runs the same stages as tasks.
     """
-    step = progress or (lambda _label: None)
     report = start_run(conn, week)
     try:
         apply_data_rules(conn, settings)  # purge events past [retention] keep_days, sync the opt-out file
-        step("follow-through")
         followthrough_stage(conn, settings, week, report)
-        plan = plan_week(conn, settings, week, progress=step)
-        step("render")
+        plan = plan_week(conn, settings, week)
         render_and_enqueue(conn, plan, settings, report)
         record_run(conn, plan, report)
-        step("deliver")
         files = deliver_week(conn, settings, week, report)
-        step("report")
         return finish_run(conn, plan, settings, report, files)
     except BaseException:
         fail_run(conn, report)
@@ -689,6 +712,9 @@ def _summarise(
     report.nudges_by_kind = {k: int(n) for k, n in by_kind.fetchall()}
     report.skipped = dict(Counter(d.reason for d in selection.decisions if d.outcome == "skipped"))
     report.quarantined_rows = int(fetch_value(conn, "select count(*) from quarantine") or 0)
+    report.empty_sources = [
+        s.name for s in SOURCES if s.required and not fetch_value(conn, f"select exists (select 1 from {s.name})")
+    ]
     if files is not None:
         report.files_written = files.written
         report.outbox_folder = str(Path(files.folder))

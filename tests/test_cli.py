@@ -7,6 +7,7 @@ import email
 import json
 import logging
 import re
+import tomllib
 from email import policy
 from pathlib import Path
 
@@ -43,6 +44,18 @@ def test_every_command_and_option_has_help_text(path, command):
             assert param.help, f"{' '.join(path)} {param.opts[0]} has no help"
     result = runner.invoke(app, [*path, "--help"])
     assert result.exit_code == 0 and "Usage:" in result.output
+
+
+def test_help_never_shows_a_type_on_a_flag():
+    for path, _ in ALL_COMMANDS:
+        result = runner.invoke(app, [*path, "--help"])
+        assert "<bool>" not in result.output, path
+
+
+def test_config_show_prints_toml_that_loads_back(in_tmp):
+    result = runner.invoke(app, ["config", "show"])
+    assert result.exit_code == 0 and "null" not in result.output
+    assert tomllib.loads(result.output)["nudges"]["per_manager"] == 3
 
 
 def test_config_show_masks_secrets(in_tmp, monkeypatch):
@@ -106,7 +119,7 @@ def test_demo_writes_one_parseable_digest_per_manager_with_nudges(in_tmp, caplog
         assert text is not None and html is not None
         assert text.get_content().count("Ask them:") == html.get_content().count("Ask them")
         assert path.with_suffix(".html").is_file()
-    assert "managers emailed" in result.output and str(len(emls)) in result.output
+    assert "managers with a digest" in result.output and str(len(emls)) in result.output
     # Nothing a log or the terminal shows names a person or an address.
     with (in_tmp / "demo-data" / "employees.csv").open(encoding="utf-8") as fh:
         people = list(csv.DictReader(fh))
@@ -188,3 +201,94 @@ def test_model_train_on_too_little_history_keeps_the_rules_score(in_tmp):
     result = runner.invoke(app, ["model", "train"])
     assert result.exit_code == 1
     assert "rules score stays in use" in result.output or "more history" in result.output
+
+
+def test_a_future_week_is_refused_without_force(in_tmp):
+    result = runner.invoke(app, ["run", "--week", "2999-W01", "--direct"])
+    assert result.exit_code == 1 and "after today" in result.output and "--force" in result.output
+
+
+def test_a_report_for_a_week_that_never_ran_names_the_weeks_that_did(in_tmp):
+    write_drop(in_tmp / "drop", tiny_org())
+    assert runner.invoke(app, ["ingest", "drop"]).exit_code == 0
+    assert runner.invoke(app, ["run", "--week", "2026-W48", "--direct"]).exit_code == 0
+    result = runner.invoke(app, ["report", "--week", "2026-W40"])
+    said = " ".join(result.output.split())
+    assert result.exit_code == 1
+    assert "week 2026-W40 has not been run" in said and "weeks run: 2026-W48" in said
+    assert not (in_tmp / "reports" / "2026-W40").exists()
+
+
+def test_a_header_only_file_is_a_warning_and_the_run_says_why_nothing_happened(in_tmp):
+    files = tiny_org()
+    files["performance.csv"] = "employee_id,review_date,rating\n"
+    write_drop(in_tmp / "drop", files)
+    ingested = runner.invoke(app, ["ingest", "drop"])
+    assert ingested.exit_code == 0 and "warning: performance.csv: no data rows" in ingested.output
+    result = runner.invoke(app, ["run", "--week", "2026-W48", "--direct"])
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.output.split())
+    assert "The store holds no performance rows" in said
+    assert "nobody counts as a star performer without a performance rating" in said
+
+
+def test_quarantine_lists_counts_and_rows_and_writes_every_row_to_csv(in_tmp):
+    files = tiny_org()
+    files["recognition.csv"] += "E05,not-a-date,E02,10,slack,hi\nE06,2026-13-40,E02,10,slack,hi\n"
+    files["autonomy_survey.csv"] += "E05,2026-11-01,freedom,9\n"
+    write_drop(in_tmp / "drop", files)
+    assert runner.invoke(app, ["ingest", "drop"]).exit_code == 0
+    shown = runner.invoke(app, ["quarantine"])
+    assert shown.exit_code == 0 and "Quarantine: 3 rows" in shown.output
+    assert "not-a-date" in shown.output and "withheld" in shown.output  # a survey score is never shown
+    only = runner.invoke(app, ["quarantine", "--file", "recognition.csv", "--reason", "NOT A DATE", "--csv", "q.csv"])
+    assert only.exit_code == 0 and "Quarantine: 2 rows" in only.output
+    with open("q.csv", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [(r["file"], r["reason"], r["value"]) for r in rows] == [
+        ("recognition.csv", "given_at is not a date", "not-a-date"),
+        ("recognition.csv", "given_at is not a date", "2026-13-40"),
+    ]
+
+
+@flows
+def test_verbose_logs_our_stages_and_not_prefects_http_client(in_tmp):
+    write_drop(in_tmp / "drop", tiny_org())
+    assert runner.invoke(app, ["ingest", "drop"]).exit_code == 0
+    result = runner.invoke(app, ["-v", "run", "--week", "2026-W48"])
+    assert result.exit_code == 0, result.output
+    assert "features done in" in result.output and "score done in" in result.output
+    assert "HTTP Request" not in result.output and "csrf" not in result.output
+
+
+def test_progress_away_from_a_terminal_is_one_line_per_step(in_tmp):
+    write_drop(in_tmp / "drop", tiny_org())
+    assert runner.invoke(app, ["ingest", "drop"]).exit_code == 0
+    result = runner.invoke(app, ["run", "--week", "2026-W48", "--direct"])
+    steps = re.findall(r"\] Week 2026-W48: (\S+)", result.output)
+    assert steps[:4] == ["follow-through", "features", "score", "select"] and "report" in steps
+
+
+def test_files_mode_calls_delivery_written_in_outbox_status_and_explain(in_tmp):
+    write_drop(in_tmp / "drop", tiny_org())
+    assert runner.invoke(app, ["ingest", "drop"]).exit_code == 0
+    assert runner.invoke(app, ["run", "--week", "2026-W48", "--direct"]).exit_code == 0
+    status = runner.invoke(app, ["outbox", "status"])
+    counts = dict(re.findall(r"│ (\w+)\s+│\s+([\d,]+) │", status.output))
+    assert int(counts["written"]) > 0 and counts["sent"] == "0", status.output
+    explained = runner.invoke(app, ["explain", "E05"])
+    assert "to their manager, written" in explained.output and "sent" not in explained.output
+
+
+@pytest.mark.slow
+@flows
+def test_a_second_demo_reuses_the_data_and_the_model(in_tmp):
+    first = runner.invoke(app, ["demo", "--employees", "300", "--months", "15"])
+    assert first.exit_code == 0, first.output
+    assert "Generated a synthetic org of 300 people (" in first.output
+    card = (in_tmp / "model" / "card.json").read_bytes()
+    again = runner.invoke(app, ["demo", "--employees", "300", "--months", "15"])
+    assert again.exit_code == 0, again.output
+    said = " ".join(again.output.split())
+    assert "Reusing the synthetic org in demo-data/" in said and "nothing new to ingest" in said
+    assert "not retraining" in said and (in_tmp / "model" / "card.json").read_bytes() == card
