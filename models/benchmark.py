@@ -1,182 +1,72 @@
-"""Benchmark the candidate models on any flat table with a yes/no label, by nested cross-validation.
+"""Benchmark the model selection on any flat table with a yes/no label, by nested cross-validation.
 
 Backs `retention model benchmark FILE --label COL --positive VALUE`: the outer
 folds only ever score; choosing a candidate and every encoding decision happen
 inside each outer training part, so the reported numbers are what a model
-chosen this way would score on people it has not seen.
+chosen this way would score on people it has not seen. Beside it, three plain
+baselines (one-hot + scaled logistic regression, default HistGradientBoosting,
+RandomForest(300)) are scored on the same outer folds: the bar to keep up with.
+With groups (e.g. a person id), a group's rows stay in one fold, outer and inner.
 """
 
 from __future__ import annotations
 
-import time
-from collections import Counter
-from collections.abc import Iterable
-from dataclasses import dataclass
-from pathlib import Path
+from collections import Counter as Tally
+from collections.abc import Mapping, Sequence
+from functools import partial
 from typing import Any
 
-import duckdb
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import StratifiedKFold
+from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 
+from models.calibration import fit_calibrated
+from models.candidates import ALL_CANDIDATES, BASELINES, build
+from models.checks import data_warnings
+from models.columns import plan_columns, protected_columns
+from models.cores import Meter, run_each, workers
 from models.metrics import evaluate
-from models.tabular import (
-    CANDIDATE_ORDER,
-    candidates,
-    choose,
-    fit_calibrated,
-    plan_columns,
-    protected_columns,
-)
+from models.progress import Counter, Progress
+from models.selection import Split, choose_each
 from pipelines.errors import ModelError
 
-MISSING_TOKENS = frozenset({"", "na", "n/a", "nan", "null", "none"})
-"""Cell texts (after trimming, any case) that mean "no value"."""
-
-PARQUET_SUFFIXES = frozenset({".parquet", ".pq"})
 INNER_FOLDS = 3
 REPORTED = ("roc_auc", "pr_auc", "brier", "lift_top_decile")
 
 
-def _read_raw(path: Path) -> pd.DataFrame:
-    """The file as read by DuckDB: CSV as text (so "Yes"/"No" stay text), Parquet with its own types."""
-    if not path.is_file():
-        raise ModelError(f"{path}: no such file")
-    parquet = path.suffix.lower() in PARQUET_SUFFIXES
-    query = "select * from read_parquet(?)" if parquet else "select * from read_csv(?, all_varchar = true, header = true)"
-    try:
-        with duckdb.connect() as con:
-            return con.execute(query, [str(path)]).df()
-    except duckdb.Error as exc:
-        # DuckDB's message can quote a line of the file (people's data), so name the file and the fix only.
-        kind = "Parquet" if parquet else "CSV (UTF-8, with a header row)"
-        raise ModelError(f"{path}: cannot read it as {kind} ({type(exc).__name__})") from exc
-
-
-def _cell_text(value: object) -> str | float:
-    """Trimmed text, or NaN for an empty cell or an NA/null/none spelling."""
-    if value is None or (pd.api.types.is_scalar(value) and pd.isna(value)):
-        return np.nan
-    text = str(value).strip()
-    return np.nan if text.casefold() in MISSING_TOKENS else text
-
-
-def _text_to_missing(values: pd.Series) -> pd.Series:
-    """The column as trimmed text (object dtype) with missing cells as NaN."""
-    return pd.Series([_cell_text(v) for v in values], index=values.index, dtype=object)
-
-
-def _as_numbers(values: pd.Series) -> pd.Series | None:
-    """The column as floats if every present value is a finite number, else None."""
-    numbers = pd.to_numeric(values, errors="coerce").astype(np.float64)
-    present = values.notna()
-    if present.any() and numbers[present].notna().all() and np.isfinite(numbers[present]).all():
-        return numbers
-    return None
-
-
-def _typed_column(values: pd.Series) -> pd.Series:
-    """Numbers (and booleans) as float, everything else as trimmed text with missing as NaN."""
-    if pd.api.types.is_bool_dtype(values) or pd.api.types.is_numeric_dtype(values):
-        return values.astype(np.float64)
-    text = _text_to_missing(values)
-    numbers = _as_numbers(text)
-    return numbers if numbers is not None else text
-
-
-def _label_vector(raw: pd.Series, *, label: str, positive: str) -> tuple[np.ndarray, np.ndarray]:
-    """(keep mask, 0/1 labels for kept rows): rows equal to `positive` (trimmed, any case) are 1."""
-    text = _text_to_missing(raw)
-    keep = text.notna().to_numpy()
-    wanted = positive.strip().casefold()
-    y = np.array([str(v).casefold() == wanted for v in text[keep]], dtype=np.int64)
-    if y.sum() == 0 or y.sum() == len(y):
-        seen = sorted({str(v) for v in text[keep]})[:10]
-        raise ModelError(
-            f"label column {label!r} needs both classes: {int(y.sum())} of {len(y)} labelled rows equal {positive!r}"
-            f" (values seen: {', '.join(seen) or 'none'}); check --positive"
-        )
-    return keep, y
-
-
-def load_table(path: Path, *, label: str, positive: str, drop: Iterable[str] = ()) -> tuple[pd.DataFrame, np.ndarray]:
-    """Features and 0/1 labels from a CSV or Parquet file; rows without a label are left out.
-
-    CSV is read as text and a column becomes numeric only when every present
-    value parses as a number, so DuckDB's type sniffing cannot turn "Yes"/"No"
-    into booleans or a mostly-numeric column into something else.
-    """
-    path = Path(path)
-    raw = _read_raw(path)
-    columns = [str(c) for c in raw.columns]
-    if label not in columns:
-        raise ModelError(f"{path}: no label column {label!r}; columns are: {', '.join(columns)}")
-    to_drop = [c.strip() for c in drop if c.strip()]  # tolerate "A, B" from a comma-separated option
-    unknown = [c for c in to_drop if c not in columns]
-    if unknown:
-        raise ModelError(f"{path}: cannot drop {', '.join(map(repr, unknown))}: no such column; columns are: {', '.join(columns)}")
-    keep, y = _label_vector(raw[label], label=label, positive=positive)
-    kept = raw.loc[keep, [c for c in columns if c != label and c not in to_drop]].reset_index(drop=True)
-    X = pd.DataFrame({name: _typed_column(kept[name]) for name in kept.columns})
-    return X, y
-
-
-def _mean_metrics(rows: list[dict[str, float | int]]) -> dict[str, float]:
+def _mean_metrics(rows: Sequence[Mapping[str, float | int]]) -> dict[str, float]:
     return {key: float(np.mean([row[key] for row in rows])) for key in REPORTED}
-
-
-@dataclass(frozen=True)
-class FoldResult:
-    """What one outer fold chose and how each model scored on its test part."""
-
-    selected: str
-    inner_scores: dict[str, float]
-    candidates: dict[str, dict[str, float | int]]
-    calibrated: dict[str, float | int]
-    dropped: dict[str, str]
-
-
-def _outer_fold(
-    X_train: pd.DataFrame,
-    y_train: np.ndarray,
-    X_test: pd.DataFrame,
-    y_test: np.ndarray,
-    *,
-    exclude: list[str],
-    random_state: int,
-) -> FoldResult:
-    """Choose inside the training part, then score every candidate and the calibrated choice on the test part."""
-    inner = StratifiedKFold(INNER_FOLDS, shuffle=True, random_state=random_state).split(X_train, y_train)
-    choice = choose(X_train, y_train, inner, exclude=exclude, random_state=random_state)
-    plan = plan_columns(X_train, exclude=exclude)
-    features = plan.features()
-    per_candidate: dict[str, dict[str, float | int]] = {}
-    for name, pipeline in candidates(plan, random_state=random_state).items():
-        pipeline.fit(X_train[features], y_train)
-        per_candidate[name] = evaluate(y_test, pipeline.predict_proba(X_test[features])[:, 1])
-    model = fit_calibrated(choice.selected, X_train, y_train, exclude=exclude, random_state=random_state)
-    selected = evaluate(y_test, model.predict_proba(X_test[model.feature_names_in_])[:, 1])
-    return FoldResult(choice.selected, choice.scores, per_candidate, selected, plan.dropped)
 
 
 def most_often(selections: list[str]) -> str:
     """The name chosen in most folds; on a tie the simpler candidate."""
-    counts = Counter(selections)
-    return min(counts, key=lambda name: (-counts[name], CANDIDATE_ORDER.index(name)))
+    counts = Tally(selections)
+    return min(counts, key=lambda name: (-counts[name], ALL_CANDIDATES.index(name)))
 
 
-def run_benchmark(
-    X: pd.DataFrame,
-    y: np.ndarray,
-    *,
-    folds: int = 5,
-    allow_protected: bool = False,
-    random_state: int = 0,
-) -> dict[str, Any]:
-    """Nested cross-validation of the whole recipe (exclude, encode, choose, calibrate); a JSON-able report."""
-    started = time.perf_counter()
-    y = np.asarray(y, dtype=np.int64)
+def _folds(y: np.ndarray, groups: np.ndarray | None, n: int, *, random_state: int) -> list[Split]:
+    """Stratified folds; with groups, stratified folds that never split a group."""
+    if groups is None:
+        return list(StratifiedKFold(n, shuffle=True, random_state=random_state).split(np.zeros(len(y)), y))
+    return list(StratifiedGroupKFold(n, shuffle=True, random_state=random_state).split(np.zeros(len(y)), y, groups))
+
+
+def nested_folds(
+    y: np.ndarray, groups: np.ndarray | None, folds: int, *, random_state: int = 0
+) -> list[tuple[Split, list[Split]]]:
+    """Each outer (train, test) split with its inner selection splits of the outer training rows (positions in `y`).
+
+    With `groups`, every split outer and inner keeps a group's rows on one side.
+    """
+    nested = []
+    for train_idx, test_idx in _folds(y, groups, folds, random_state=random_state):
+        inner_groups = None if groups is None else groups[train_idx]
+        inner = _folds(y[train_idx], inner_groups, INNER_FOLDS, random_state=random_state)
+        nested.append(((train_idx, test_idx), [(train_idx[a], train_idx[b]) for a, b in inner]))
+    return nested
+
+
+def _check_shape(y: np.ndarray, groups: np.ndarray | None, folds: int) -> None:
     positives = int(y.sum())
     smallest = min(positives, len(y) - positives)
     if folds < 2:
@@ -186,28 +76,171 @@ def run_benchmark(
             f"only {smallest} rows in the smaller class; {folds} outer x {INNER_FOLDS} inner folds need at least"
             f" {folds * INNER_FOLDS} (use fewer --folds)"
         )
+    if groups is not None:
+        if len(groups) != len(y):
+            raise ModelError(f"groups has {len(groups)} values for {len(y)} rows; give one group per row")
+        distinct = len(pd.unique(groups))
+        if distinct < folds * INNER_FOLDS:
+            raise ModelError(
+                f"only {distinct} distinct groups; {folds} outer x {INNER_FOLDS} inner folds need at least"
+                f" {folds * INNER_FOLDS} (use fewer --folds or a finer --group)"
+            )
+
+
+def _calibrated_fold(
+    name: str,
+    X_train: pd.DataFrame,
+    y_train: np.ndarray,
+    X_test: pd.DataFrame,
+    y_test: np.ndarray,
+    *,
+    exclude: Sequence[str],
+    groups: np.ndarray | None,
+    random_state: int,
+) -> dict[str, float | int]:
+    """The chosen candidate, calibrated on the outer training part, scored on the outer test part."""
+    model = fit_calibrated(name, X_train, y_train, exclude=exclude, groups=groups, random_state=random_state)
+    return evaluate(y_test, model.predict_proba(X_test[model.feature_names_in_])[:, 1])
+
+
+def _baseline_fold(
+    name: str,
+    X_train: pd.DataFrame,
+    y_train: np.ndarray,
+    X_test: pd.DataFrame,
+    y_test: np.ndarray,
+    *,
+    exclude: Sequence[str],
+    random_state: int,
+) -> dict[str, float | int]:
+    """A plain baseline fitted on the outer training part (same column plan), scored on the test part."""
+    plan = plan_columns(X_train, exclude=exclude)
+    features = plan.features()
+    model = build(name, plan, rows=len(y_train), random_state=random_state)
+    model.fit(X_train[features], y_train)
+    return evaluate(y_test, model.predict_proba(X_test[features])[:, 1])
+
+
+def run_benchmark(
+    X: pd.DataFrame,
+    y: np.ndarray,
+    *,
+    folds: int = 5,
+    groups: np.ndarray | None = None,
+    allow_protected: bool = False,
+    random_state: int = 0,
+    n_jobs: int = 1,
+    budget_seconds: float | None = None,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    """Nested cross-validation of the whole recipe (exclude, encode, choose, calibrate) beside the baselines.
+
+    Returns a JSON-able report. `groups` keeps each group's rows in one outer and
+    one inner fold (and one calibration fold); `budget_seconds` stops starting
+    new candidates once selection has run that long; `n_jobs` worker processes
+    share the fits, each with one BLAS/OpenMP thread.
+    """
+    meter = Meter()
+    y = np.asarray(y, dtype=np.int64)
+    groups = None if groups is None else np.asarray(groups)
+    _check_shape(y, groups, folds)
     excluded = [] if allow_protected else protected_columns(X.columns)
-    outer = StratifiedKFold(folds, shuffle=True, random_state=random_state)
-    results = [
-        _outer_fold(X.iloc[tr], y[tr], X.iloc[te], y[te], exclude=excluded, random_state=random_state)
-        for tr, te in outer.split(X, y)
+    warnings = data_warnings(X, y, grouped=groups is not None)
+    nested = nested_folds(y, groups, folds, random_state=random_state)
+    outer = [split for split, _ in nested]
+    problems = [inner for _, inner in nested]
+    counter = Counter(progress, folds * (1 + len(BASELINES)))
+    choices = choose_each(
+        X,
+        y,
+        problems,
+        exclude=excluded,
+        random_state=random_state,
+        n_jobs=n_jobs,
+        budget_seconds=budget_seconds,
+        counter=counter,
+    )
+
+    parts = [(X.iloc[tr], y[tr], X.iloc[te], y[te]) for tr, te in outer]
+    # Longest fits first (the baselines' 300-tree forest), so no process idles at the end waiting on one.
+    jobs: list[tuple[str, int]] = [(name, k) for name in reversed(BASELINES) for k in range(folds)]
+    jobs[folds:folds] = [("", k) for k in range(folds)]  # "" is the calibrated choice
+    tasks = [
+        partial(
+            _calibrated_fold,
+            choices[k].selected,
+            *parts[k],
+            exclude=excluded,
+            groups=None if groups is None else groups[outer[k][0]],
+            random_state=random_state,
+        )
+        if not name
+        else partial(_baseline_fold, name, *parts[k], exclude=excluded, random_state=random_state)
+        for name, k in jobs
     ]
-    selections = [r.selected for r in results]
-    dropped: dict[str, str] = {}
-    for r in results:
-        for column, reason in r.dropped.items():
-            dropped.setdefault(column, reason)
+    calibrated: dict[int, dict[str, float | int]] = {}
+    baselines: dict[str, dict[int, dict[str, float | int]]] = {b: {} for b in BASELINES}
+    for index, metrics in run_each(tasks, n_jobs=n_jobs):
+        name, k = jobs[index]
+        if not name:
+            calibrated[k] = metrics
+            counter.advance(f"calibrated {choices[k].selected}, fold {k + 1} of {folds}", fold=k + 1, folds=folds)
+        else:
+            baselines[name][k] = metrics
+            counter.advance(f"baseline {name}, fold {k + 1} of {folds}", fold=k + 1, folds=folds)
+    return _report(X, y, groups, folds, excluded, warnings, choices, calibrated, baselines, budget_seconds, n_jobs, meter)
+
+
+def _report(
+    X: pd.DataFrame,
+    y: np.ndarray,
+    groups: np.ndarray | None,
+    folds: int,
+    excluded: list[str],
+    warnings: list[Any],
+    choices: list[Any],
+    calibrated: dict[int, dict[str, float | int]],
+    baselines: dict[str, dict[int, dict[str, float | int]]],
+    budget_seconds: float | None,
+    n_jobs: int,
+    meter: Meter,
+) -> dict[str, Any]:
+    selections = [c.selected for c in choices]
+    fold_metrics = [calibrated[k] for k in range(folds)]
+    baseline_means = {name: _mean_metrics([rows[k] for k in range(folds)]) for name, rows in baselines.items()}
+    best = max(baseline_means, key=lambda name: baseline_means[name]["roc_auc"])
+    roc_auc = float(np.mean([m["roc_auc"] for m in fold_metrics]))
+    tried = list(choices[0].scores)
+    plan = plan_columns(X, exclude=excluded)
     return {
         "selected": most_often(selections),
-        **_mean_metrics([r.calibrated for r in results]),
-        "fold_roc_auc": [float(r.calibrated["roc_auc"]) for r in results],
-        "candidates": {name: _mean_metrics([r.candidates[name] for r in results]) for name in CANDIDATE_ORDER},
+        **_mean_metrics(fold_metrics),
+        "fold_roc_auc": [float(m["roc_auc"]) for m in fold_metrics],
+        "baselines": baseline_means,
+        "best_baseline": best,
+        "vs_best_baseline": round(roc_auc - baseline_means[best]["roc_auc"], 4),
+        "candidates": {
+            name: {
+                "inner_roc_auc": float(np.mean([c.scores[name] for c in choices])),
+                "selected_in_folds": selections.count(name),
+            }
+            for name in tried
+        },
         "selections": selections,
-        "inner_scores": [r.inner_scores for r in results],
+        "inner_scores": [c.scores for c in choices],
+        "time_budget": {
+            "seconds": budget_seconds,
+            "reached": bool(choices[0].not_tried),
+            "not_tried": list(choices[0].not_tried),
+        },
+        "warnings": [w.as_dict() for w in warnings],
         "folds": folds,
+        "grouped": groups is not None,
+        "groups": None if groups is None else len(pd.unique(groups)),
         "rows": len(y),
-        "positives": positives,
+        "positives": int(y.sum()),
         "protected_excluded": excluded,
-        "dropped": {c: dropped[c] for c in X.columns if c in dropped},
-        "seconds": round(time.perf_counter() - started, 2),
+        "dropped": {c: why for c, why in plan.dropped.items() if why != "protected"},
+        "processes": workers(n_jobs),
+        **meter.seconds(),
     }

@@ -25,9 +25,19 @@ def card_lines(card: dict[str, Any]) -> list[tuple[str, str]]:
         ("voluntary leavers", f"{card['leavers']:,} ({card['leaver_rate']:.1%})"),
         ("features used", str(len(card["features_used"]))),
         ("excluded as protected", ", ".join(card["protected_excluded"]) or "none present"),
+        ("folds", f"grouped {card['grouped']}" if card.get("grouped") else "not recorded"),
+        ("time budget", _budget_line(card.get("time_budget", {}))),
         ("validation ROC-AUC", f"{v['roc_auc']:.3f} (rules score: {v.get('rules_roc_auc', float('nan')):.3f})"),
         ("validation PR-AUC", f"{v['pr_auc']:.3f}"),
         ("validation Brier", f"{v['brier']:.4f}"),
         ("lift in top decile", f"{v['lift_top_decile']:.2f}x"),
         (f"flagged at {v['threshold']}", f"{v['flag_rate']:.1%}"),
+        *(("warning", str(w["message"])) for w in card.get("warnings", [])),
     ]
+
+
+def _budget_line(budget: dict[str, Any]) -> str:
+    if budget.get("reached"):
+        return str(budget.get("note") or "reached")
+    seconds = budget.get("seconds")
+    return f"every candidate tried within {seconds:g} s" if seconds else "no limit; every candidate tried"

@@ -16,7 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from models.tabular import SKOPS_TRUSTED
+from models.candidates import SKOPS_TRUSTED
 from pipelines.errors import ModelError, UntrustedModelError
 from pipelines.files import atomic_write
 

@@ -12,9 +12,10 @@ from __future__ import annotations
 import math
 import platform
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from importlib import metadata
 from typing import Any
 
@@ -22,22 +23,23 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
+from models.calibration import fit_calibrated, predict_risk
+from models.checks import DataWarning, data_warnings
+from models.columns import protected_columns
+from models.cores import Meter, run_each
 from models.dataset import FEATURES, TrainingSet, group_columns, model_input
 from models.drivers import MONOTONIC
 from models.features import Features
 from models.metrics import calibration_table, evaluate, group_rates
+from models.progress import Counter, Progress
 from models.rules import RuleWeights, rules_score
-from models.tabular import (
-    SELECTION_MAX_ROWS,
-    choose,
-    fit_calibrated,
-    predict_risk,
-    protected_columns,
-    stratified_subsample,
-)
+from models.selection import SELECTION_MAX_ROWS, Choice, choose, stratified_subsample
 from pipelines.errors import ModelError
 
-Progress = Callable[[str], None]
+GROUPING = (
+    "by person: validation people never appear in the training part of a window, and calibration folds keep"
+    " each person's snapshots together"
+)
 # Sigmoid keeps every difference in risk (isotonic's steps would flatten small
 # ones to zero), and drivers are differences in risk.
 CALIBRATION = "sigmoid"
@@ -60,6 +62,10 @@ class TrainOptions:
     # The rules score the model must beat on the same validation rows to be used.
     rule_weights: RuleWeights = field(default_factory=RuleWeights)
     random_state: int = 0
+    # Worker processes for the candidates' and calibration fits (-1: every core); one thread each.
+    n_jobs: int = 1
+    # Selection starts no further candidate after this many seconds (None: no limit).
+    time_budget_seconds: float | None = None
 
 
 @dataclass
@@ -119,7 +125,12 @@ def time_splits(
 
 
 def train(data: TrainingSet, options: TrainOptions, *, progress: Progress | None = None) -> Trained:
-    step = progress or (lambda _label: None)
+    """Choose on time-ordered windows, validate the calibrated choice on them, refit on every labelled snapshot.
+
+    `progress` hears of each finished piece: candidate i of n in validation
+    window k of K, then each calibrated fit.
+    """
+    meter = Meter()
     y = data.labels
     if data.positives < options.min_leavers:
         raise ModelError(
@@ -127,49 +138,56 @@ def train(data: TrainingSet, options: TrainOptions, *, progress: Progress | None
             " [model] min_leavers); the transparent rules score stays in use"
         )
     X = model_input(data.frame, data.features)
+    warnings = data_warnings(X, y, grouped=True)  # time_splits and calibration folds group by person
     excluded = [] if options.allow_protected else protected_columns(X.columns, extra=options.protected_extra)
     splits = time_splits(data.frame, y, options.validation_share, min_leavers=options.min_validation_leavers)
-    step(f"selecting a model ({len(splits)} validation window{'s' if len(splits) > 1 else ''})")
-    choice = choose(X, y, splits, exclude=excluded, monotonic=MONOTONIC, random_state=options.random_state)
-    step("validating the calibrated model")
-    people = data.frame["employee_id"].astype(str).to_numpy()
-    predictions = []
-    for train_idx, val_idx in splits:
-        # The same subsample selection fitted on: above the cap more rows cost minutes, not accuracy.
-        fit_idx = train_idx[stratified_subsample(y[train_idx], SELECTION_MAX_ROWS, random_state=options.random_state)]
-        validated = fit_calibrated(
-            choice.selected,
-            X.iloc[fit_idx],
-            y[fit_idx],
-            exclude=excluded,
-            groups=people[fit_idx],
-            method=CALIBRATION,
-            monotonic=MONOTONIC,
-            random_state=options.random_state,
-        )
-        predictions.append(predict_risk(validated, X.iloc[val_idx]))
-    val_idx = np.concatenate([v for _, v in splits])
-    p_val = np.concatenate(predictions)
-    step("refitting on all labelled snapshots")
-    final = fit_calibrated(
-        choice.selected,
+    counter = Counter(progress, len(splits) + 1)
+    choice = choose(
         X,
         y,
+        splits,
         exclude=excluded,
-        groups=people,
+        monotonic=MONOTONIC,
+        random_state=options.random_state,
+        n_jobs=options.n_jobs,
+        budget_seconds=options.time_budget_seconds,
+        counter=counter,
+        fold_word="validation window",
+    )
+    people = data.frame["employee_id"].astype(str).to_numpy()
+    fit = partial(
+        fit_calibrated,
+        choice.selected,
+        exclude=excluded,
         method=CALIBRATION,
         monotonic=MONOTONIC,
         random_state=options.random_state,
     )
+    # The same subsample selection fitted on: above the cap more rows cost minutes, not accuracy.
+    fit_rows = [
+        train_idx[stratified_subsample(y[train_idx], SELECTION_MAX_ROWS, random_state=options.random_state)]
+        for train_idx, _ in splits
+    ]
+    # The model that is saved (every labelled snapshot) first: the largest fit, so nothing waits on it at the end.
+    tasks = [partial(fit, X, y, groups=people)]
+    tasks += [partial(fit, X.iloc[rows], y[rows], groups=people[rows]) for rows in fit_rows]
+    models: dict[int, Any] = {}
+    for index, model in run_each(tasks, n_jobs=options.n_jobs):
+        models[index] = model
+        what = "on all labelled snapshots" if index == 0 else f"for validation window {index} of {len(splits)}"
+        counter.advance(f"calibrated {choice.selected} {what}")
+    val_idx = np.concatenate([v for _, v in splits])
+    p_val = np.concatenate([predict_risk(models[k + 1], X.iloc[v]) for k, (_, v) in enumerate(splits)])
     val_frame = data.frame.iloc[val_idx]
-    card = _card(data, options, choice.selected, choice.scores, excluded, y[val_idx], p_val, val_frame)
+    card = _card(data, options, choice, excluded, y[val_idx], p_val, val_frame, warnings)
     card["validation"]["windows"] = len(splits)
     card["validation"]["people"] = int(val_frame["employee_id"].nunique())
     card["validation"]["rows_fitted_per_window"] = max(
         min(len(t), SELECTION_MAX_ROWS) for t, _ in splits
     )
     card["validation"]["rules_roc_auc"] = round(rules_auc(val_frame, y[val_idx], options.rule_weights), 4)
-    return Trained(estimator=final, card=card, validation=(val_idx, p_val))
+    card["training_time"] = meter.seconds()
+    return Trained(estimator=models[0], card=card, validation=(val_idx, p_val))
 
 
 def rules_auc(frame: pd.DataFrame, y: np.ndarray, weights: RuleWeights) -> float:
@@ -181,12 +199,12 @@ def rules_auc(frame: pd.DataFrame, y: np.ndarray, weights: RuleWeights) -> float
 def _card(
     data: TrainingSet,
     options: TrainOptions,
-    selected: str,
-    scores: dict[str, float],
+    choice: Choice,
     excluded: list[str],
     y_val: np.ndarray,
     p_val: np.ndarray,
     val_frame: pd.DataFrame,
+    warnings: list[DataWarning],
 ) -> dict[str, Any]:
     flagged = p_val >= options.threshold
     extras = [f for f in data.features if f not in FEATURES]
@@ -199,9 +217,17 @@ def _card(
         "version": f"{now:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}",
         "trained_at": now.isoformat(),
         "method": "model",
-        "estimator": selected,
-        "candidates": {name: round(score, 4) for name, score in scores.items()},
+        "estimator": choice.selected,
+        "candidates": {name: round(score, 4) for name, score in choice.scores.items()},
         "selection": "highest mean ROC-AUC on the time-ordered validation windows (people held out of training)",
+        "grouped": GROUPING,
+        "time_budget": {
+            "seconds": options.time_budget_seconds,
+            "reached": bool(choice.not_tried),
+            "not_tried": list(choice.not_tried),
+            "note": choice.budget_note(),
+        },
+        "warnings": [w.as_dict() for w in warnings],
         "calibration": "sigmoid (CalibratedClassifierCV, 3 folds grouped by person, one refit model)",
         "horizon_days": data.horizon_days,
         "data_window": {"start": f"{data.data_start:%Y-%m-%d}", "end": f"{data.data_end:%Y-%m-%d}"},

@@ -7,6 +7,7 @@ import functools
 import logging
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, ParamSpec, TypeVar
@@ -155,6 +156,28 @@ class _LineProgress(Progress):
 def _plural(count: int, noun: str, plural: str | None = None) -> str:
     """"1 row", "2,000 rows": the count with the noun that agrees with it."""
     return f"{count:,} {noun if count == 1 else plural or noun + 's'}"
+@contextmanager
+def model_progress(title: str, *, lines: bool = True) -> Iterator[Callable[[Any], None]]:
+    """A callback for `models.progress.Step`s: a rich bar on a terminal, else one line per step on stderr.
+
+    `lines=False` (e.g. with --json) keeps a non-terminal stderr quiet; a terminal still gets the
+    bar, which disappears when the work is done.
+    """
+    if err_console.is_terminal:
+        with _progress() as progress:
+            task = progress.add_task(title, total=None)
+
+            def draw(step: Any) -> None:
+                progress.update(task, description=escape(f"{title}: {step.text}"), completed=step.done, total=step.total)
+
+            yield draw
+        return
+
+    def line(step: Any) -> None:
+        if lines:
+            err_console.print(escape(f"{title}: [{step.done}/{step.total}] {step.text}"), highlight=False, soft_wrap=True)
+
+    yield line
 
 
 def _parse_date(value: str | None, option: str) -> date | None:

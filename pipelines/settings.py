@@ -149,6 +149,19 @@ class ModelSettings(Section):
     protected_extra: list[str] = Field(default_factory=list)
     # Groups smaller than this are never shown on their own in the model card.
     min_group_size: int = Field(default=5, ge=1)
+    # Worker processes for training and benchmark fits: -1 every core, -2 all but one, 1 none.
+    # Each fit runs one BLAS/OpenMP thread, so the cores are shared out once, never nested.
+    n_jobs: int = -1
+    # Model selection starts no further candidate after this many seconds (0: no limit);
+    # the card says which candidates were not tried.
+    time_budget_seconds: float = Field(default=600.0, ge=0.0)
+
+    @field_validator("n_jobs")
+    @classmethod
+    def _workers(cls, value: int) -> int:
+        if value == 0:
+            raise ValueError("0 workers cannot fit anything; use 1 for no worker processes or -1 for every core")
+        return value
 
 
 class DriverSettings(Section):

@@ -5,7 +5,6 @@ Shared by `retention model train` and the `retrain` flow, so both train the same
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,9 +12,10 @@ import duckdb
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
+from models.calibration import predict_risk
 from models.dataset import TrainingSet, model_input, training_set
 from models.persist import load
-from models.tabular import predict_risk
+from models.progress import Progress
 from models.train import Trained, TrainOptions, train
 from pipelines.errors import RetentionError
 from pipelines.settings import Settings
@@ -39,6 +39,8 @@ def train_options(settings: Settings) -> TrainOptions:
         protected_extra=tuple(m.protected_extra),
         allow_protected=m.allow_protected,
         rule_weights=rule_weights(settings),
+        n_jobs=m.n_jobs,
+        time_budget_seconds=m.time_budget_seconds or None,
     )
 
 
@@ -47,13 +49,13 @@ def training_data(conn: duckdb.DuckDBPyConnection, settings: Settings) -> Traini
 
 
 def train_from_store(
-    conn: duckdb.DuckDBPyConnection, settings: Settings, *, progress: Callable[[str], None] | None = None
+    conn: duckdb.DuckDBPyConnection, settings: Settings, *, progress: Progress | None = None
 ) -> tuple[TrainingSet, Trained]:
     data = training_data(conn, settings)
     return data, train(data, train_options(settings), progress=progress)
 
 
-def train_stored(settings: Settings, *, progress: Callable[[str], None] | None = None) -> tuple[TrainingSet, Trained]:
+def train_stored(settings: Settings, *, progress: Progress | None = None) -> tuple[TrainingSet, Trained]:
     """Build the snapshots with the store open read-only, then fit with it closed.
 
     Fitting takes minutes on a busy machine; meanwhile `preview`, `report` or an `explain`

@@ -12,6 +12,7 @@ from email import policy
 from pathlib import Path
 
 import click
+import numpy as np
 import pytest
 import typer
 from typer.testing import CliRunner
@@ -135,7 +136,10 @@ def test_demo_writes_one_parseable_digest_per_manager_with_nudges(in_tmp, caplog
 @pytest.mark.slow
 @flows
 def test_running_the_demo_twice_sends_nothing_twice(in_tmp):
-    assert runner.invoke(app, ["demo", "--employees", "200"]).exit_code == 0
+    first = runner.invoke(app, ["demo", "--employees", "200"])
+    assert first.exit_code == 0, first.output
+    # Off a terminal, training says what it is doing one line per step.
+    assert "Training: [1/" in first.stderr and "candidate 1 of " in first.stderr and "validation window 1 of" in first.stderr
     before = {p: p.read_bytes() for p in (in_tmp / "outbox").rglob("*.eml")}
     assert before
     again = runner.invoke(app, ["demo", "--employees", "200"])
@@ -185,9 +189,83 @@ IBM = Path(__file__).resolve().parents[1] / "benchmarks" / "data" / "ibm_hr_attr
 def test_model_benchmark_prints_json_with_the_promised_keys(in_tmp):
     result = runner.invoke(app, ["model", "benchmark", str(IBM), "--label", "Attrition", "--positive", "Yes", "--folds", "3", "--json"])
     assert result.exit_code == 0, result.output
-    report = json.loads(result.output)
-    assert {"selected", "roc_auc", "pr_auc", "brier", "candidates"} <= set(report)
+    report = json.loads(result.stdout)
+    assert {"selected", "roc_auc", "pr_auc", "brier", "candidates", "baselines", "warnings", "time_budget"} <= set(report)
     assert report["roc_auc"] > 0.8 and "Gender" in report["protected_excluded"]
+    assert set(report["baselines"]) == {"logistic", "hist_gradient_boosting_default", "random_forest_300"}
+
+
+def people_csv(path: Path, n: int = 160, *, copies: int = 0) -> Path:
+    """A small table with an id, two protected columns, a person column with two rows each, and a label."""
+    rng = np.random.default_rng(0)
+    rows = ["staff_id,person,gender,age,rating,team,left"]
+    for i in range(n):
+        rating = int(rng.integers(1, 6))
+        left = "yes" if rng.random() < 1 / (1 + np.exp(rating - 2.5)) else "no"
+        rows.append(f"{i},p{i // 2},{rng.choice(['f', 'm'])},{rng.integers(20, 60)},{rating},{rng.choice(['a', 'b'])},{left}")
+    rows += rows[1 : 1 + copies]
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return path
+
+
+def benchmark(path: Path, *options: str):
+    return runner.invoke(app, ["model", "benchmark", str(path), "--label", "left", "--positive", "yes", "--folds", "2", *options])
+
+
+def test_model_benchmark_names_protected_columns_once(in_tmp):
+    result = benchmark(people_csv(in_tmp / "people.csv"))
+    assert result.exit_code == 0, result.output
+    assert "Excluded as protected: gender, age" in result.stdout
+    assert result.stdout.count("gender") == 1 and result.stdout.count("age") == 1
+    assert "Left out: staff_id (identifier)" in result.stdout
+
+
+def test_model_benchmark_prints_the_baselines_beside_the_selection(in_tmp):
+    result = benchmark(people_csv(in_tmp / "people.csv"))
+    for row in ("selected (", "baseline: logistic", "baseline: hist_gradient_boosting_default", "baseline: random_forest_300"):
+        assert row in result.stdout
+    assert "Selection vs best baseline" in result.stdout and "s CPU" in result.stdout
+
+
+def test_model_benchmark_shows_one_line_per_step_off_a_terminal(in_tmp):
+    result = benchmark(people_csv(in_tmp / "people.csv"))
+    lines = [line for line in result.stderr.splitlines() if line.startswith("Benchmarking people.csv: [")]
+    # 5 candidates x 2 folds, then per fold the calibrated choice and 3 baselines; in the order they finish.
+    assert [line.split("]")[0] for line in lines] == [f"Benchmarking people.csv: [{i}/18" for i in range(1, 19)]
+    steps = {line.split("] ", 1)[1] for line in lines}
+    assert {f"candidate {i} of 5 ({name}), fold {k} of 2" for i, name in [(1, "logistic"), (5, "extra_trees")] for k in (1, 2)} <= steps
+    assert {"baseline random_forest_300, fold 1 of 2", "baseline random_forest_300, fold 2 of 2"} <= steps
+
+
+def test_model_benchmark_json_keeps_stderr_quiet_off_a_terminal(in_tmp):
+    result = benchmark(people_csv(in_tmp / "people.csv"), "--json")
+    assert result.exit_code == 0 and result.stderr == ""
+    assert json.loads(result.stdout)["grouped"] is False
+
+
+def test_model_benchmark_keeps_a_groups_rows_in_one_fold_and_says_so(in_tmp):
+    result = benchmark(people_csv(in_tmp / "people.csv"), "--group", "person", "--json")
+    report = json.loads(result.stdout)
+    assert (report["grouped_by"], report["groups"], report["rows"]) == ("person", 80, 160)
+    assert "person" not in report["dropped"]  # taken out as the group, never a feature
+
+
+def test_model_benchmark_warns_of_duplicates_in_the_output_and_the_json(in_tmp):
+    path = people_csv(in_tmp / "people.csv", copies=4)
+    assert "warning: 4 of 164 rows (2.4%) repeat an earlier row exactly" in benchmark(path).stderr
+    assert json.loads(benchmark(path, "--json").stdout)["warnings"][0]["kind"] == "duplicates"
+
+
+def test_model_benchmark_stops_selection_at_the_time_budget_and_says_so(in_tmp):
+    path = people_csv(in_tmp / "people.csv")
+    report = json.loads(benchmark(path, "--time-budget", "0.000001", "--json").stdout)
+    assert report["time_budget"]["reached"] and report["time_budget"]["not_tried"][0] == "logistic_rich"
+    assert "Time budget of 1e-06 s reached; not tried: logistic_rich" in benchmark(path, "--time-budget", "0.000001").stdout
+
+
+def test_model_benchmark_refuses_zero_workers(in_tmp):
+    result = benchmark(people_csv(in_tmp / "people.csv"), "--n-jobs", "0")
+    assert result.exit_code == 2 and "use 1 for no worker processes" in result.output
 
 
 def test_model_card_without_a_model_says_how_to_get_one(in_tmp):

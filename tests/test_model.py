@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import html
 import json
 import shutil
 from collections.abc import Iterator
@@ -15,12 +17,13 @@ import pytest
 import skops.io as sio
 from sklearn.preprocessing import FunctionTransformer
 
+from models.calibration import predict_risk
+from models.card import card_html, card_lines
 from models.dataset import FEATURES, model_input, training_set
 from models.drivers import ACTIONABLE, Healthy, restored
 from models.features import compute_features
 from models.persist import MODEL_FILE, load, save
 from models.score import model_scores, usable_model
-from models.tabular import predict_risk
 from models.train import Trained, TrainOptions, time_splits, train
 from pipelines.errors import ModelError, UntrustedModelError
 from pipelines.ingest import IngestOptions, ingest_folder
@@ -49,7 +52,7 @@ def org(org_root: Path) -> Iterator[duckdb.DuckDBPyConnection]:
 
 @pytest.fixture(scope="module")
 def trained(org) -> Trained:
-    return train(training_set(org), TrainOptions())
+    return train(training_set(org), TrainOptions(n_jobs=-1))
 
 
 @pytest.fixture(scope="module")
@@ -67,6 +70,36 @@ def test_the_card_reports_what_hr_needs(trained):
     assert {"roc_auc", "pr_auc", "brier", "lift_top_decile", "calibration_table", "groups"} <= set(v)
     assert 0.6 < v["roc_auc"] <= 1 and 0 <= v["brier"] < 0.25
     assert set(card["candidates"]) >= {"logistic", "hist_gradient_boosting"}
+
+
+def test_the_card_says_its_folds_keep_each_persons_snapshots_together(trained):
+    assert trained.card["grouped"].startswith("by person")
+    assert ("folds", f"grouped {trained.card['grouped']}") in card_lines(trained.card)
+    assert "Folds are grouped by person" in card_html(trained.card)
+
+
+def test_the_card_says_every_candidate_was_tried_within_the_time_budget(trained):
+    assert trained.card["time_budget"] == {"seconds": None, "reached": False, "not_tried": [], "note": ""}
+    assert len(trained.card["candidates"]) == 7
+
+
+def test_a_time_budget_that_runs_out_stops_selection_and_the_card_says_so(org):
+    result = train(training_set(org), TrainOptions(min_validation_leavers=1, time_budget_seconds=1e-9))
+    budget = result.card["time_budget"]
+    assert (result.card["estimator"], list(result.card["candidates"])) == ("logistic", ["logistic"])
+    assert budget["reached"] and budget["not_tried"][0] == "logistic_rich"
+    assert budget["note"] in card_html(result.card) and ("time budget", budget["note"]) in card_lines(result.card)
+
+
+def test_duplicate_snapshot_rows_are_a_warning_in_the_card(org):
+    data = training_set(org)
+    copies = data.frame.sample(n=len(data.frame) // 20, random_state=0)
+    doubled = dataclasses.replace(data, frame=pd.concat([data.frame, copies], ignore_index=True))
+    result = train(doubled, TrainOptions(min_validation_leavers=1, time_budget_seconds=1e-9))
+    (warning,) = result.card["warnings"]
+    assert (warning["kind"], warning["rows"]) == ("duplicates", len(copies))
+    assert "--group" not in warning["message"]  # training already keeps each person's snapshots together
+    assert html.escape(warning["message"]) in card_html(result.card)
 
 
 def test_validation_people_never_appear_in_training(org):

@@ -1,4 +1,7 @@
-"""Encoding decisions, candidate pipelines, selection, calibration and skops persistence for flat tables."""
+"""Encoding decisions, candidate pipelines, selection, calibration and skops persistence for flat tables.
+
+(models/columns.py, candidates.py, selection.py and calibration.py: once models/tabular.py.)
+"""
 
 from __future__ import annotations
 
@@ -9,23 +12,23 @@ import pandas as pd
 import pytest
 import skops.io as sio
 from sklearn.calibration import CalibratedClassifierCV
-from sklearn.linear_model import LogisticRegression, LogisticRegressionCV
+from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import Pipeline
 
-from models import tabular
-from models.tabular import (
-    CANDIDATE_ORDER,
+from models import calibration, selection
+from models.calibration import calibration_method, fit_calibrated
+from models.candidates import (
+    ALL_CANDIDATES,
+    BOOSTING,
     SKOPS_TRUSTED,
-    calibration_method,
+    build,
+    candidate_names,
     candidates,
-    choose,
-    fit_calibrated,
-    pick,
-    plan_columns,
-    protected_columns,
-    stratified_subsample,
+    forest_leaf_rows,
 )
+from models.columns import plan_columns, protected_columns
+from models.selection import choose, pick, stratified_subsample
 from pipelines.errors import ModelError
 
 
@@ -69,8 +72,9 @@ def interaction_table(n: int = 2000, *, seed: int = 0) -> tuple[pd.DataFrame, np
 
 
 def fitted(plan_source: pd.DataFrame, y: np.ndarray, *, exclude: list[str] | None = None) -> dict[str, Pipeline]:
+    """Every candidate there is (whatever the table's size would choose), fitted on these rows."""
     plan = plan_columns(plan_source, exclude=exclude or [])
-    models = candidates(plan)
+    models = {name: build(name, plan, rows=len(y)) for name in ALL_CANDIDATES}
     for pipeline in models.values():
         pipeline.fit(plan_source[plan.features()], y)
     return models
@@ -150,7 +154,7 @@ def test_protected_columns_reach_the_estimator_only_when_allowed() -> None:
     assert {"Age", "Gender", "Marital Status"} <= set(fit_calibrated("logistic", X, y).feature_names_in_)
 
 
-@pytest.mark.parametrize("name", CANDIDATE_ORDER)
+@pytest.mark.parametrize("name", ALL_CANDIDATES)
 def test_candidates_work_without_categorical_columns(name: str) -> None:
     X, y = people_table()
     numbers = X[["MonthlyIncome", "DailyRate", "JobSatisfaction"]]
@@ -158,7 +162,7 @@ def test_candidates_work_without_categorical_columns(name: str) -> None:
     assert model.predict_proba(numbers).shape == (len(y), 2)
 
 
-@pytest.mark.parametrize("name", CANDIDATE_ORDER)
+@pytest.mark.parametrize("name", ALL_CANDIDATES)
 def test_candidates_work_without_numeric_columns(name: str) -> None:
     X, y = people_table()
     texts = X[["Team"]].assign(Band=np.where(X["MonthlyIncome"] > 3000, "high", "low"))
@@ -166,7 +170,7 @@ def test_candidates_work_without_numeric_columns(name: str) -> None:
     assert model.predict_proba(texts).shape == (len(y), 2)
 
 
-@pytest.mark.parametrize("name", CANDIDATE_ORDER)
+@pytest.mark.parametrize("name", ALL_CANDIDATES)
 def test_candidates_score_unseen_categories_and_missing_values(name: str) -> None:
     X, y = people_table()
     X = X.drop(columns=protected_columns(X.columns))
@@ -183,22 +187,38 @@ def test_candidates_score_unseen_categories_and_missing_values(name: str) -> Non
 def test_candidates_refuse_a_plan_with_no_usable_columns() -> None:
     X = pd.DataFrame({"EmployeeNumber": np.arange(50.0), "Country": ["UK"] * 50})
     with pytest.raises(ModelError, match="EmployeeNumber: identifier"):
-        candidates(plan_columns(X))
+        candidates(plan_columns(X), rows=50)
+
+
+def test_the_candidates_grow_with_the_table_simplest_first() -> None:
+    small, medium, large = candidate_names(1_000), candidate_names(5_000), candidate_names(50_000)
+    assert small == ("logistic", "logistic_rich", "hist_gradient_boosting_shallow", "random_forest", "extra_trees")
+    assert set(small) < set(medium) < set(large) == set(ALL_CANDIDATES)
+    assert [n for n in large if n in BOOSTING] == list(BOOSTING)
+    for names in (small, medium, large):
+        assert list(names) == sorted(names, key=ALL_CANDIDATES.index)
+
+
+def test_forest_leaves_hold_one_row_on_small_tables_and_more_as_a_tree_sees_more_rows() -> None:
+    assert [forest_leaf_rows(n) for n in (300, 1_999, 8_000, 20_000, 1_000_000)] == [1, 1, 8, 20, 20]
+    model = build("random_forest", plan_columns(people_table()[0]), rows=100_000).named_steps["model"]
+    assert (model.min_samples_leaf, model.max_samples) == (20, 0.2)
 
 
 def test_choose_selects_a_logistic_model_on_a_logit_linear_table() -> None:
     X, y = linear_table()
     choice = choose(X, y, StratifiedKFold(3, shuffle=True, random_state=0).split(X, y))
     assert choice.selected in {"logistic", "logistic_rich"}
-    assert choice.scores[choice.selected] > choice.scores["hist_gradient_boosting"] + 0.02
+    trees = [name for name in choice.scores if not name.startswith("logistic")]
+    assert trees and all(choice.scores[choice.selected] > choice.scores[name] + 0.02 for name in trees)
 
 
-def test_choose_selects_hist_gradient_boosting_by_a_wide_margin_on_an_interaction_table() -> None:
+def test_choose_selects_a_tree_model_by_a_wide_margin_on_an_interaction_table() -> None:
     X, y = interaction_table()
     earlier, later = np.arange(1400), np.arange(1400, 2000)  # the product's one time-ordered split
     choice = choose(X, y, [(earlier, later)])
-    assert choice.selected == "hist_gradient_boosting"
-    assert choice.scores["hist_gradient_boosting"] > max(choice.scores["logistic"], choice.scores["logistic_rich"]) + 0.2
+    assert choice.selected in {"hist_gradient_boosting_shallow", "random_forest", "extra_trees"}
+    assert choice.scores[choice.selected] > max(choice.scores["logistic"], choice.scores["logistic_rich"]) + 0.2
 
 
 def test_choose_prefers_the_simpler_candidate_within_a_thousandth() -> None:
@@ -225,7 +245,7 @@ def test_stratified_subsample_keeps_class_shares_and_table_order_and_depends_onl
 
 
 def test_choose_fits_candidates_on_a_seeded_subsample_of_at_most_the_cap(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(tabular, "SELECTION_MAX_ROWS", 600)
+    monkeypatch.setattr(selection, "SELECTION_MAX_ROWS", 600)
     X, y = linear_table()
     earlier, later = np.arange(1500), np.arange(1500, 2000)
     fitted_on: list[np.ndarray] = []
@@ -238,7 +258,7 @@ def test_choose_fits_candidates_on_a_seeded_subsample_of_at_most_the_cap(monkeyp
 
     monkeypatch.setattr(Pipeline, "fit", recording)
     first = choose(X, y, [(earlier, later)], random_state=0)
-    assert len(fitted_on) == len(CANDIDATE_ORDER)
+    assert len(fitted_on) == len(candidate_names(600))
     rows = fitted_on[0]
     assert len(rows) == 600 and set(rows) <= set(earlier)
     assert all(np.array_equal(r, rows) for r in fitted_on)
@@ -250,7 +270,7 @@ def test_choose_fits_candidates_on_a_seeded_subsample_of_at_most_the_cap(monkeyp
     choose(X, y, [(earlier, later)], random_state=1)
     assert len(fitted_on[0]) == 600 and not np.array_equal(fitted_on[0], rows)
     fitted_on.clear()
-    monkeypatch.setattr(tabular, "SELECTION_MAX_ROWS", 1500)  # at the cap: every training row, as before
+    monkeypatch.setattr(selection, "SELECTION_MAX_ROWS", 1500)  # at the cap: every training row, as before
     choose(X, y, [(earlier, later)], random_state=0)
     np.testing.assert_array_equal(fitted_on[0], earlier)
 
@@ -261,7 +281,7 @@ def test_fit_calibrated_caps_the_out_of_fold_fits_and_fits_the_predicting_model_
     X, y = people_table(600)
     X = X.drop(columns=protected_columns(X.columns))
     people = np.arange(600) % 97
-    monkeypatch.setattr(tabular, "CALIBRATION_FIT_MAX_ROWS", 150)
+    monkeypatch.setattr(calibration, "CALIBRATION_FIT_MAX_ROWS", 150)
     model = fit_calibrated("logistic", X, y, groups=people)
     folds = model.cv
     assert len(folds) == 3 and all(len(train) == 150 for train, _ in folds)
@@ -272,28 +292,27 @@ def test_fit_calibrated_caps_the_out_of_fold_fits_and_fits_the_predicting_model_
     again = fit_calibrated("logistic", X, y, groups=people).cv
     assert all(np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1]) for a, b in zip(folds, again, strict=True))
     assert all(len(train) == 150 for train, _ in fit_calibrated("logistic", X, y).cv)  # stratified folds, no groups
-    monkeypatch.setattr(tabular, "CALIBRATION_FIT_MAX_ROWS", 400)  # every fold within the cap: as before
+    monkeypatch.setattr(calibration, "CALIBRATION_FIT_MAX_ROWS", 400)  # every fold within the cap: as before
     assert fit_calibrated("logistic", X, y).cv == 3
 
 
-def test_fit_calibrated_takes_logistic_richs_c_from_a_subsample_only_on_a_large_table(
+def test_fit_calibrated_searches_logistic_richs_c_once_on_at_most_the_cap_and_fixes_it_in_every_model(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     X, y = people_table(600)
     X = X.drop(columns=protected_columns(X.columns))
-
-    def final_model(fitted: CalibratedClassifierCV) -> object:
-        return fitted.calibrated_classifiers_[0].estimator.named_steps["model"]
-
-    monkeypatch.setattr(tabular, "RICH_SEARCH_MAX_ROWS", 600)
-    assert isinstance(final_model(fit_calibrated("logistic_rich", X, y)), LogisticRegressionCV)
-    monkeypatch.setattr(tabular, "RICH_SEARCH_MAX_ROWS", 200)
-    model = final_model(fit_calibrated("logistic_rich", X, y))
-    assert type(model) is LogisticRegression
     plan = plan_columns(X)
-    rows = stratified_subsample(y, 200, random_state=0)
-    searched = candidates(plan)["logistic_rich"].fit(X.iloc[rows][plan.features()], y[rows])
-    assert model.C == float(np.ravel(searched.named_steps["model"].C_)[0])
+
+    def searched_c(rows: np.ndarray) -> float:
+        search = build("logistic_rich", plan, rows=len(rows)).fit(X.iloc[rows][plan.features()], y[rows])
+        return float(np.ravel(search.named_steps["model"].C_)[0])
+
+    for cap, rows in ((600, np.arange(600)), (200, stratified_subsample(y, 200, random_state=0))):
+        monkeypatch.setattr(calibration, "RICH_SEARCH_MAX_ROWS", cap)
+        model = fit_calibrated("logistic_rich", X, y)
+        final = model.calibrated_classifiers_[0].estimator.named_steps["model"]
+        assert type(final) is LogisticRegression and final.C == searched_c(rows)
+        assert model.estimator.named_steps["model"].C == final.C  # the calibration folds' models too
 
 
 def test_fit_calibrated_predicts_probabilities_between_0_and_1() -> None:
@@ -306,7 +325,7 @@ def test_fit_calibrated_predicts_probabilities_between_0_and_1() -> None:
 
 def test_fit_calibrated_names_unknown_models() -> None:
     X, y = people_table()
-    with pytest.raises(ModelError, match="unknown model 'forest'"):
+    with pytest.raises(ModelError, match="unknown model 'forest'; choose one of logistic, "):
         fit_calibrated("forest", X, y)
 
 
@@ -317,7 +336,7 @@ def test_calibration_uses_sigmoid_below_a_thousand_leavers_and_isotonic_above() 
 
 @pytest.fixture(scope="module")
 def untrusted_by_model(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[str]]:
-    """Dump each candidate plain, calibrated (sigmoid) and isotonic-calibrated; load with only what it reports."""
+    """Dump each candidate plain and calibrated (and one isotonic-calibrated); load with only what it reports."""
     X, y = people_table(seed=3)
     X = X.drop(columns=protected_columns(X.columns))
     X.loc[X.index[::7], "DailyRate"] = np.nan
@@ -325,14 +344,14 @@ def untrusted_by_model(tmp_path_factory: pytest.TempPathFactory) -> dict[str, li
     plan = plan_columns(X)
     features = plan.features()
     found: dict[str, list[str]] = {}
-    for name, pipeline in candidates(plan).items():
-        models = {
-            name: pipeline.fit(X[features], y),
-            f"{name}+sigmoid": fit_calibrated(name, X, y),
-            f"{name}+isotonic": CalibratedClassifierCV(candidates(plan)[name], method="isotonic", cv=3, ensemble=False).fit(
-                X[features], y
-            ),
-        }
+    for name in ALL_CANDIDATES:
+        models = {name: build(name, plan, rows=len(y)).fit(X[features], y), f"{name}+sigmoid": fit_calibrated(name, X, y)}
+        if name == "logistic":  # the isotonic calibrator's types are the same whatever it calibrates
+            models[f"{name}+isotonic"] = CalibratedClassifierCV(
+                build(name, plan, rows=len(y)), method="isotonic", cv=3, ensemble=False
+            ).fit(X[features], y)
+        if name in {"random_forest", "extra_trees"}:  # on a large table they grow from a bounded bootstrap
+            models[f"{name}@100000"] = build(name, plan, rows=100_000).fit(X[features], y)
         for label, model in models.items():
             path = Path(folder) / f"{label}.skops"
             sio.dump(model, path)

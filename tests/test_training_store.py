@@ -11,6 +11,7 @@ from pipelines.ingest import IngestOptions, ingest_folder
 from pipelines.settings import Settings
 from pipelines.store import connect
 from pipelines.synthetic import SynthSpec, generate
+from models.progress import Step
 from pipelines.training import train_stored
 
 END = date(2026, 6, 28)
@@ -34,15 +35,15 @@ def test_the_store_is_free_for_a_writer_while_the_model_fits(store, tmp_path):
     settings = Settings(store={"path": store}, model={"dir": tmp_path / "model", "min_validation_leavers": 1})
     written: list[str] = []
 
-    def while_fitting(label: str) -> None:
-        if label.lower().startswith("selecting") and not written:
+    def while_fitting(step: Step) -> None:
+        if not written:  # the first candidate's first fit is done; the rest are still to come
             # A writer in this process: DuckDB refuses it while any other connection to the file is open.
             conn = connect(store)
             try:
                 conn.execute("insert into audit values (current_timestamp, 'test', 'fitting', '{}')")
             finally:
                 conn.close()
-            written.append(label)
+            written.append(step.text)
 
     _, trained = train_stored(settings, progress=while_fitting)
     assert written and trained.card["rows"] > 0
