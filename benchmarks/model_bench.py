@@ -1,6 +1,19 @@
-"""Time the flight-risk model at scale: build snapshots, select, calibrate twice, score a week with drivers.
+"""Time the flight-risk model at scale, and compare the model selection with plain baselines on flat tables.
 
     python benchmarks/model_bench.py --employees 100000 --months 24
+    python benchmarks/model_bench.py --selection [--synthetic 1000x24] [--table PATH:LABEL:POSITIVE[:GROUP]]
+
+`--selection` runs `retention model benchmark`'s nested cross-validation
+(`models.benchmark.run_benchmark`, every core) on the IBM table and on the
+synthetic org's labelled monthly snapshots (grouped by person), and prints the
+selection's ROC-AUC beside the three plain baselines (one-hot + scaled logistic
+regression, default HistGradientBoosting, RandomForest(300)) on the same folds.
+Then it times the IBM benchmark as a command (`retention model benchmark ...
+--json`, start to exit) on the quiet machine and while another CPU-bound
+process runs, with CPU seconds beside wall seconds. Results go to
+`benchmarks/results/model-selection.json`.
+
+Without `--selection`, the scale run:
 
 A synthetic org (`pipelines.synthetic.generate`) is written once and ingested
 once into a DuckDB file under `benchmarks/results/cache/<seed>-<N>-<M>/`
@@ -312,14 +325,155 @@ def print_table(timings: Timings, comparisons: dict[str, str]) -> None:
         say(f"{name:<44} {row['seconds']:>9.2f} {row['peak_rss_mb']:>12,.0f}  {vs}")
 
 
+# --- selection: the chosen model beside plain baselines, and the IBM benchmark's wall time ----------------
+
+IBM = ROOT / "benchmarks" / "data" / "ibm_hr_attrition.csv"
+WITHIN = 0.005  # the issue's bar: the selection within this ROC-AUC of the best plain baseline
+IBM_QUIET_TARGET_S, IBM_LOADED_TARGET_S = 10.0, 20.0
+
+
+def synthetic_table(employees: int, months: int) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """The synthetic org's labelled monthly snapshots as a flat table: features, labels, and the person of each row."""
+    spec = SynthSpec(employees=employees, months=months, seed=0, end=END)
+    conn, _ = prepare_store(RESULTS / "cache" / f"0-{employees}-{months}", spec, Timings())
+    try:
+        data = training_set(conn, horizon_days=HORIZON_DAYS)
+    finally:
+        conn.close()
+    return model_input(data.frame), data.labels.astype(np.int64), data.frame["employee_id"].astype(str).to_numpy()
+
+
+def selection_tables(args: argparse.Namespace) -> Iterator[tuple[str, pd.DataFrame, np.ndarray, np.ndarray | None]]:
+    from models.table import load_table
+
+    X, y = load_table(IBM, label="Attrition", positive="Yes")
+    yield "IBM HR attrition", X, y, None
+    for shape in filter(None, args.synthetic.split(",")):
+        employees, months = (int(n) for n in shape.lower().split("x"))
+        X, y, people = synthetic_table(employees, months)
+        yield f"synthetic {employees:,} x {months} snapshots", X, y, people
+    for spec in args.table:
+        path, label, positive, *group = spec.split(":")
+        X, y = load_table(Path(path), label=label, positive=positive, keep=group)
+        groups = X.pop(group[0]).astype(str).to_numpy() if group else None
+        yield Path(path).name + (f" (by {group[0]})" if group else ""), X, y, groups
+
+
+def timed_command(command: list[str], *, competitor: bool) -> dict[str, Any]:
+    """Wall seconds of `command` from start to exit, its own CPU seconds, and the JSON it printed."""
+    import subprocess
+
+    busy = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if competitor else None
+    try:
+        if busy is not None:
+            time.sleep(1.0)  # let it take its core
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        started = time.perf_counter()
+        process = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=ROOT, check=True)
+        wall = time.perf_counter() - started
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)  # the busy process is still running: not counted
+    finally:
+        if busy is not None:
+            busy.kill()
+            busy.wait()
+    report = json.loads(process.stdout)
+    return {
+        "wall_s": round(wall, 2),
+        "benchmark_s": report["seconds"],
+        "cpu_s": report["cpu_seconds"],
+        "roc_auc": round(report["roc_auc"], 4),
+        "competing_process": competitor,
+        # The command's own CPU (and its workers' where it reaped them), from the kernel's accounting.
+        "command_cpu_s": round(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime, 2),
+    }
+
+
+def run_selection(args: argparse.Namespace) -> int:
+    from models.benchmark import run_benchmark
+    from models.cores import release
+
+    load_before = [round(x, 2) for x in os.getloadavg()]
+    rows: list[dict[str, Any]] = []
+    say(f"{'table':<34} {'rows':>8} {'selected (most folds)':<31} {'ROC-AUC':>7} {'logistic':>8} {'HGB':>7} {'RF300':>7} {'vs best':>8} {'wall s':>7} {'CPU s':>7}")
+    for name, X, y, groups in selection_tables(args):
+        report = run_benchmark(X, y, folds=5, groups=groups, n_jobs=-1)
+        base = {k: round(v["roc_auc"], 4) for k, v in report["baselines"].items()}
+        row = {
+            "table": name,
+            "rows": report["rows"],
+            "grouped": report["grouped"],
+            "selected": report["selected"],
+            "selections": report["selections"],
+            "roc_auc": round(report["roc_auc"], 4),
+            "baselines": base,
+            "vs_best_baseline": report["vs_best_baseline"],
+            "within": report["vs_best_baseline"] >= -WITHIN,
+            "warnings": [w["message"] for w in report["warnings"]],
+            "seconds": report["seconds"],
+            "cpu_seconds": report["cpu_seconds"],
+        }
+        rows.append(row)
+        say(
+            f"{name:<34} {row['rows']:>8,} {row['selected']:<31} {row['roc_auc']:>7.4f}"
+            f" {base['logistic']:>8.4f} {base['hist_gradient_boosting_default']:>7.4f} {base['random_forest_300']:>7.4f}"
+            f" {row['vs_best_baseline']:>+8.4f} {row['seconds']:>7.1f} {row['cpu_seconds']:>7.1f}"
+        )
+    release()
+    command = [sys.executable, "-c", "from pipelines.cli import main; main()", "model", "benchmark", str(IBM)]
+    command += ["--label", "Attrition", "--positive", "Yes", "--json"]
+    say("")
+    say("IBM benchmark as a command (start to exit), 5 folds, every core:")
+    timings: list[dict[str, Any]] = []
+    for competitor in (False, True):
+        for _ in range(args.runs):
+            found = timed_command(command, competitor=competitor)
+            timings.append(found)
+            say(
+                f"  {'with a competing CPU-bound process' if competitor else 'quiet':<36} {found['wall_s']:>6.1f} s wall"
+                f" (benchmark {found['benchmark_s']:.1f} s), {found['cpu_s']:.1f} s CPU in fits"
+                f" ({found['command_cpu_s']:.1f} s by the kernel's count), ROC-AUC {found['roc_auc']:.4f}"
+            )
+    quiet = min(t["wall_s"] for t in timings if not t["competing_process"])
+    loaded = min(t["wall_s"] for t in timings if t["competing_process"])
+    load_after = [round(x, 2) for x in os.getloadavg()]
+    say(
+        f"best of {args.runs}: quiet {quiet:.1f} s (target < {IBM_QUIET_TARGET_S:.0f}: {'met' if quiet < IBM_QUIET_TARGET_S else 'NOT met'}),"
+        f" with a competing process {loaded:.1f} s (target < {IBM_LOADED_TARGET_S:.0f}:"
+        f" {'met' if loaded < IBM_LOADED_TARGET_S else 'NOT met'}); load average before {load_before}, after {load_after}"
+    )
+    machine = {"cpus": os.cpu_count(), "python": platform.python_version()}
+    result = {
+        "machine": {**machine, "load_average_before": load_before, "load_average_after": load_after},
+        "tables": rows,
+        "ibm_command": timings,
+    }
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    out = RESULTS / "model-selection.json"
+    out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    say(f"wrote {out.relative_to(ROOT)}")
+    return 0 if all(r["within"] for r in rows) else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--employees", type=int, required=True, help="active headcount at the start")
-    parser.add_argument("--months", type=int, required=True, help="months of history (24 gives 12 labelled snapshots)")
+    parser.add_argument("--employees", type=int, help="active headcount at the start (the scale run)")
+    parser.add_argument("--months", type=int, help="months of history (24 gives 12 labelled snapshots)")
+    parser.add_argument("--selection", action="store_true", help="selection vs plain baselines, and the IBM timing")
+    parser.add_argument(
+        "--synthetic", default="1000x24", help="with --selection: synthetic orgs as EMPLOYEESxMONTHS, comma-separated"
+    )
+    parser.add_argument(
+        "--table", action="append", default=[], help="with --selection: another table as PATH:LABEL:POSITIVE[:GROUP]"
+    )
+    parser.add_argument("--runs", type=int, default=2, help="with --selection: timed IBM commands per condition")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workdir", type=Path, help="where the drop folder and store live (default: the cache)")
     parser.add_argument("--no-baseline", action="store_true", help="skip the plain LogisticRegression baseline")
     args = parser.parse_args(argv)
+    if args.selection:
+        return run_selection(args)
+    if args.employees is None or args.months is None:
+        parser.error("--employees and --months are needed for the scale run (or pass --selection)")
 
     spec = SynthSpec(employees=args.employees, months=args.months, seed=args.seed, end=END)
     workdir = args.workdir or RESULTS / "cache" / f"{args.seed}-{args.employees}-{args.months}"

@@ -87,7 +87,7 @@ def release() -> None:
     """Stop the worker processes now (a command that is done with them need not wait for their idle timeout)."""
     executor, _pool[0] = _pool[0], None
     if executor is not None:
-        executor.shutdown(wait=False, kill_workers=True)
+        executor.shutdown(wait=True)
 
 
 def run_each(tasks: Iterable[Callable[[], T]], *, n_jobs: int = 1) -> Iterator[tuple[int, T]]:

@@ -415,4 +415,9 @@ from pipelines import cli_hr, cli_mail, cli_privacy  # noqa: E402,F401
 
 
 def main() -> None:
-    app()
+    try:
+        app()
+    finally:
+        from models.cores import release  # light: threadpoolctl only
+
+        release()  # model fits' worker processes, if any: the command is done, exit without waiting for them

@@ -117,34 +117,31 @@ def model_benchmark(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")] = False,
 ) -> None:
     """Cross-validate the same model selection on any table, beside three plain baselines: ROC-AUC, PR-AUC, Brier."""
-    from models.cores import release, warm_up
+    from models.cores import warm_up
 
     settings = _settings()
     jobs = settings.model.n_jobs if n_jobs is None else n_jobs
     if jobs == 0:
         raise typer.BadParameter("use 1 for no worker processes or -1 for every core", param_hint="--n-jobs")
     warm_up(jobs)  # the workers start while this process imports scikit-learn and reads the file
-    try:
-        from models.benchmark import run_benchmark
-        from models.table import load_table
+    from models.benchmark import run_benchmark
+    from models.table import load_table
 
-        budget = settings.model.time_budget_seconds if time_budget is None else time_budget
-        columns = [c for c in drop.split(",") if c.strip()]
-        X, y = load_table(file, label=label, positive=positive, drop=columns, keep=[group] if group else [])
-        groups = X.pop(group.strip()).astype(str).to_numpy() if group else None
-        with model_progress(f"Benchmarking {file.name}", lines=not as_json) as step:
-            result = run_benchmark(
-                X,
-                y,
-                folds=folds,
-                groups=groups,
-                allow_protected=allow_protected,
-                n_jobs=jobs,
-                budget_seconds=budget or None,
-                progress=step,
-            )
-    finally:
-        release()  # the command is done with the workers: exit without waiting for their idle timeout
+    budget = settings.model.time_budget_seconds if time_budget is None else time_budget
+    columns = [c for c in drop.split(",") if c.strip()]
+    X, y = load_table(file, label=label, positive=positive, drop=columns, keep=[group] if group else [])
+    groups = X.pop(group.strip()).astype(str).to_numpy() if group else None
+    with model_progress(f"Benchmarking {file.name}", lines=not as_json) as step:
+        result = run_benchmark(
+            X,
+            y,
+            folds=folds,
+            groups=groups,
+            allow_protected=allow_protected,
+            n_jobs=jobs,
+            budget_seconds=budget or None,
+            progress=step,
+        )
     if group:
         result["grouped_by"] = group.strip()
     if as_json:

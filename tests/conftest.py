@@ -9,13 +9,23 @@ from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
-import duckdb
-import pytest
+# The product's thread caps for the whole suite (models/cores.py): one BLAS/OpenMP thread per
+# pool. Set before any of them loads, and inherited by the CLI subprocesses tests start.
+for _name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_name, "1")
 
-from pipelines.store import connect
+import duckdb  # noqa: E402
+import pytest  # noqa: E402
+from threadpoolctl import threadpool_limits  # noqa: E402
+
+from pipelines.store import connect  # noqa: E402
+
+# And for pools something loaded before this file ran (threadpoolctl sets them in place).
+_ONE_THREAD = threadpool_limits(limits=1)
 
 TODAY = date(2026, 11, 25)  # a Wednesday in ISO week 2026-W48
 WEEK = "2026-W48"
+
 
 def csv_text(header: list[str], rows: list[list[object]]) -> str:
     out = io.StringIO()
@@ -24,6 +34,7 @@ def csv_text(header: list[str], rows: list[list[object]]) -> str:
     for row in rows:
         writer.writerow(["" if v is None else v for v in row])
     return out.getvalue()
+
 
 def tiny_org(today: date = TODAY) -> dict[str, str]:
     """A CEO, three managers and sixteen reports, with signals chosen per person.
@@ -142,3 +153,21 @@ def prefect_harness() -> Iterator[None]:
 
     with prefect_test_harness(server_startup_timeout=180):
         yield
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Start the Prefect end-to-end script now when its test will run: it waits more than it works."""
+    from tests.test_prefect_e2e import HAS_TOOLS, TEST_NAME, start_e2e
+
+    if HAS_TOOLS and not session.config.option.collectonly and any(item.name == TEST_NAME for item in session.items):
+        session.config._retention_e2e = start_e2e()  # type: ignore[attr-defined]
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Never leave the end-to-end script (and its server) running, whatever happened to its test."""
+    from tests.test_prefect_e2e import stop_e2e
+
+    started = getattr(session.config, "_retention_e2e", None)
+    if started is not None:
+        stop_e2e(started[0])
+        started[1].unlink(missing_ok=True)

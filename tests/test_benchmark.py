@@ -64,7 +64,7 @@ def small_table(n: int = 240, *, seed: int = 0) -> tuple[pd.DataFrame, np.ndarra
 @pytest.fixture(scope="module")
 def ibm_report() -> dict[str, Any]:
     X, y = load_table(IBM, label="Attrition", positive="Yes")
-    return run_benchmark(X, y, folds=3)
+    return run_benchmark(X, y, folds=3, n_jobs=-1)
 
 
 @pytest.mark.slow
@@ -267,7 +267,7 @@ def test_nested_folds_without_groups_are_stratified() -> None:
 
 def test_run_benchmark_with_groups_says_so_and_counts_them() -> None:
     X, y = small_table(n=240)
-    report = run_benchmark(X, y, folds=2, groups=np.arange(240) // 2)
+    report = run_benchmark(X, y, folds=2, groups=np.arange(240) // 2, budget_seconds=0.0)
     assert (report["grouped"], report["groups"]) == (True, 120)
 
 
@@ -293,7 +293,7 @@ def test_run_benchmark_reports_the_baselines_the_warnings_and_a_spent_time_budge
 
 def test_run_benchmark_keeps_protected_columns_only_when_allowed() -> None:
     X, y = small_table()
-    allowed = run_benchmark(X, y, folds=2, allow_protected=True)
+    allowed = run_benchmark(X, y, folds=2, allow_protected=True, budget_seconds=0.0)  # columns, not candidates
     assert allowed["protected_excluded"] == [] and "gender" not in allowed["dropped"]
 
 

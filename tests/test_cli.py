@@ -183,11 +183,13 @@ def test_the_demo_refuses_a_store_holding_other_data(in_tmp):
 
 
 IBM = Path(__file__).resolve().parents[1] / "benchmarks" / "data" / "ibm_hr_attrition.csv"
+QUICK = ("--time-budget", "0.000001")  # only the simplest candidate: for tests about what surrounds the selection
 
 
 @pytest.mark.slow
 def test_model_benchmark_prints_json_with_the_promised_keys(in_tmp):
-    result = runner.invoke(app, ["model", "benchmark", str(IBM), "--label", "Attrition", "--positive", "Yes", "--folds", "3", "--json"])
+    ibm = ["model", "benchmark", str(IBM), "--label", "Attrition", "--positive", "Yes", "--folds", "3", "--json"]
+    result = runner.invoke(app, [*ibm, *QUICK])
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert {"selected", "roc_auc", "pr_auc", "brier", "candidates", "baselines", "warnings", "time_budget"} <= set(report)
@@ -212,8 +214,9 @@ def benchmark(path: Path, *options: str):
     return runner.invoke(app, ["model", "benchmark", str(path), "--label", "left", "--positive", "yes", "--folds", "2", *options])
 
 
+
 def test_model_benchmark_names_protected_columns_once(in_tmp):
-    result = benchmark(people_csv(in_tmp / "people.csv"))
+    result = benchmark(people_csv(in_tmp / "people.csv"), *QUICK)
     assert result.exit_code == 0, result.output
     assert "Excluded as protected: gender, age" in result.stdout
     assert result.stdout.count("gender") == 1 and result.stdout.count("age") == 1
@@ -244,7 +247,7 @@ def test_model_benchmark_json_keeps_stderr_quiet_off_a_terminal(in_tmp):
 
 
 def test_model_benchmark_keeps_a_groups_rows_in_one_fold_and_says_so(in_tmp):
-    result = benchmark(people_csv(in_tmp / "people.csv"), "--group", "person", "--json")
+    result = benchmark(people_csv(in_tmp / "people.csv"), "--group", "person", "--json", *QUICK)
     report = json.loads(result.stdout)
     assert (report["grouped_by"], report["groups"], report["rows"]) == ("person", 80, 160)
     assert "person" not in report["dropped"]  # taken out as the group, never a feature
@@ -252,8 +255,8 @@ def test_model_benchmark_keeps_a_groups_rows_in_one_fold_and_says_so(in_tmp):
 
 def test_model_benchmark_warns_of_duplicates_in_the_output_and_the_json(in_tmp):
     path = people_csv(in_tmp / "people.csv", copies=4)
-    assert "warning: 4 of 164 rows (2.4%) repeat an earlier row exactly" in benchmark(path).stderr
-    assert json.loads(benchmark(path, "--json").stdout)["warnings"][0]["kind"] == "duplicates"
+    assert "warning: 4 of 164 rows (2.4%) repeat an earlier row exactly" in benchmark(path, *QUICK).stderr
+    assert json.loads(benchmark(path, "--json", *QUICK).stdout)["warnings"][0]["kind"] == "duplicates"
 
 
 def test_model_benchmark_stops_selection_at_the_time_budget_and_says_so(in_tmp):

@@ -31,8 +31,9 @@ from pipelines.store import connect
 from pipelines.synthetic import SynthSpec, generate
 
 END = date(2026, 6, 28)
-# One validation window: enough where the test is about columns, not about quality.
-FAST = TrainOptions(min_validation_leavers=1)
+# One validation window and only the simplest candidate (a spent time budget): enough where
+# the test is about columns, not about quality.
+FAST = TrainOptions(min_validation_leavers=1, time_budget_seconds=1e-9)
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +53,7 @@ def org(org_root: Path) -> Iterator[duckdb.DuckDBPyConnection]:
 
 @pytest.fixture(scope="module")
 def trained(org) -> Trained:
-    return train(training_set(org), TrainOptions(n_jobs=-1))
+    return train(training_set(org), TrainOptions(min_validation_leavers=1, n_jobs=-1))
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +85,7 @@ def test_the_card_says_every_candidate_was_tried_within_the_time_budget(trained)
 
 
 def test_a_time_budget_that_runs_out_stops_selection_and_the_card_says_so(org):
-    result = train(training_set(org), TrainOptions(min_validation_leavers=1, time_budget_seconds=1e-9))
+    result = train(training_set(org), FAST)
     budget = result.card["time_budget"]
     assert (result.card["estimator"], list(result.card["candidates"])) == ("logistic", ["logistic"])
     assert budget["reached"] and budget["not_tried"][0] == "logistic_rich"
@@ -95,7 +96,7 @@ def test_duplicate_snapshot_rows_are_a_warning_in_the_card(org):
     data = training_set(org)
     copies = data.frame.sample(n=len(data.frame) // 20, random_state=0)
     doubled = dataclasses.replace(data, frame=pd.concat([data.frame, copies], ignore_index=True))
-    result = train(doubled, TrainOptions(min_validation_leavers=1, time_budget_seconds=1e-9))
+    result = train(doubled, FAST)
     (warning,) = result.card["warnings"]
     assert (warning["kind"], warning["rows"]) == ("duplicates", len(copies))
     assert "--group" not in warning["message"]  # training already keeps each person's snapshots together
@@ -250,7 +251,7 @@ def test_protected_hris_columns_are_features_only_when_allowed(org):
             "insert into employee_attributes values (?, 'gender', ?, 'employees.csv')",
             [(p, "f" if i % 2 else "m") for i, p in enumerate(people)],
         )
-        result = train(training_set(org, extras=("gender",)), TrainOptions(allow_protected=True, min_validation_leavers=1))
+        result = train(training_set(org, extras=("gender",)), dataclasses.replace(FAST, allow_protected=True))
     finally:
         org.execute("rollback")
     assert result.card["protected_excluded"] == []
