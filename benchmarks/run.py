@@ -67,14 +67,15 @@ import numpy as np  # noqa: E402
 
 from benchmarks.model_bench import peak_rss_mb  # noqa: E402
 from benchmarks.smtp_bench import Wire, run_ceiling, sink_process  # noqa: E402
+from core.contract import SOURCES  # noqa: E402
+from core.db import few_checkpoints  # noqa: E402
+from core.templating import environment  # noqa: E402
 from nudges.render import ItemView  # noqa: E402
-from pipelines.contract import SOURCES  # noqa: E402
 from pipelines.ingest import IngestOptions, ingest_folder  # noqa: E402
 from pipelines.privacy import apply_data_rules  # noqa: E402
 from pipelines.settings import Settings  # noqa: E402
-from pipelines.store import connect, few_checkpoints  # noqa: E402
+from pipelines.store import connect
 from pipelines.synthetic import SynthSpec, generate  # noqa: E402
-from pipelines.templating import environment  # noqa: E402
 from pipelines.weekly import (  # noqa: E402
     deliver_week,
     enqueue_batch,

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 
+from core.errors import ModelError
 from models.calibration import fit_calibrated
 from models.candidates import ALL_CANDIDATES, BASELINES, build
 from models.checks import data_warnings
@@ -28,7 +29,6 @@ from models.cores import Meter, run_each, workers
 from models.metrics import evaluate
 from models.progress import Counter, Progress
 from models.selection import Split, choose_each
-from pipelines.errors import ModelError
 
 INNER_FOLDS = 3
 REPORTED = ("roc_auc", "pr_auc", "brier", "lift_top_decile")

@@ -18,11 +18,11 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GroupKFold, StratifiedKFold
 from sklearn.pipeline import Pipeline
 
+from core.errors import ModelError
 from models.candidates import ALL_CANDIDATES, build
 from models.columns import plan_columns
 from models.cores import one_thread
 from models.selection import MIN_CLASS_ROWS, check_labels, stratified_subsample
-from pipelines.errors import ModelError
 
 ISOTONIC_MIN_POSITIVES = 1000
 CALIBRATION_FIT_MAX_ROWS = 200_000

@@ -34,8 +34,8 @@ from sklearn.preprocessing import (
     StandardScaler,
 )
 
+from core.errors import ModelError
 from models.columns import ColumnPlan, describe_dropped
-from pipelines.errors import ModelError
 
 
 @dataclass(frozen=True)

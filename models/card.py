@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pipelines.templating import environment
+from core.templating import environment
 
 
 def card_html(card: dict[str, Any]) -> str:

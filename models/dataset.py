@@ -8,7 +8,7 @@ are censored (we cannot know yet who will leave) and never used for training.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 
@@ -16,10 +16,10 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from core.contract import SOURCES
+from core.db import fetch_value, quote_ident
+from core.errors import ModelError
 from models.features import snapshot_frame
-from pipelines.errors import ModelError
-from pipelines.privacy import opted_out_ids
-from pipelines.store import fetch_value
 
 # What the model sees. Identifiers, today's status and the snapshot date are not features.
 NUMERIC_FEATURES: tuple[str, ...] = (
@@ -60,21 +60,20 @@ GROUP_COLUMNS: tuple[str, ...] = ("department", "location")
 # Features need this much history before the first snapshot to mean anything.
 WARM_UP_DAYS = 90
 
-_DATA_END_SQL = """
-select max(t) from (
-    select max(given_at) as t from recognition
-    union all select max(scheduled_at) from one_on_ones
-    union all select max(responded_at) from autonomy_survey
-    union all select max(completed_at) from learning
-)
-"""
-_DATA_START_SQL = """
-select min(t) from (
-    select min(given_at) as t from recognition
-    union all select min(scheduled_at) from one_on_ones
-    union all select min(responded_at) from autonomy_survey
-)
-"""
+
+
+def _window_sql(edge: str, kinds: tuple[str, ...]) -> str:
+    """The earliest (`min`) or latest (`max`) event over the contract's sources that mark the data window."""
+    parts = [
+        f"select {edge}({quote_ident(s.event_time)}) as t from {quote_ident(s.name)}"
+        for s in SOURCES
+        if s.data_window in kinds and s.event_time
+    ]
+    return f"select {edge}(t) from ({' union all '.join(parts)})"
+
+
+_DATA_END_SQL = _window_sql("max", ("start_end", "end"))
+_DATA_START_SQL = _window_sql("min", ("start_end",))
 
 
 def feature_list(extras: Sequence[str] = ()) -> tuple[str, ...]:
@@ -165,9 +164,13 @@ def label_frame(conn: duckdb.DuckDBPyConnection, frame: pd.DataFrame, horizon_da
 
 
 def training_set(
-    conn: duckdb.DuckDBPyConnection, *, horizon_days: int = 180, extras: Sequence[str] = ()
+    conn: duckdb.DuckDBPyConnection,
+    *,
+    horizon_days: int = 180,
+    extras: Sequence[str] = (),
+    excluded: Collection[str] = (),
 ) -> TrainingSet:
-    """Every uncensored monthly snapshot with its label."""
+    """Every uncensored monthly snapshot with its label, without the `excluded` people (the opted out)."""
     start, end = data_window(conn)
     snapshots = monthly_snapshots(start + timedelta(days=WARM_UP_DAYS), end)
     labelled = [s for s in snapshots if s + timedelta(days=horizon_days) <= end]
@@ -178,7 +181,7 @@ def training_set(
             f" {end:%Y-%m-%d}); a model needs more history (or a shorter [model] horizon_days)"
         )
     frame = with_attributes(snapshot_frame(conn, labelled), attributes_frame(conn, extras) if extras else None)
-    frame = frame[~frame["employee_id"].isin(opted_out_ids(conn))].reset_index(drop=True)  # never trained on
+    frame = frame[~frame["employee_id"].isin(list(excluded))].reset_index(drop=True)  # never trained on
     frame["label"] = label_frame(conn, frame, horizon_days)
     return TrainingSet(
         frame=frame,

@@ -7,7 +7,7 @@ import math
 import numpy as np
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 
-from pipelines.errors import ModelError
+from core.errors import ModelError
 
 OTHER_GROUP = "other (small groups)"
 MISSING_GROUP = "(missing)"

@@ -16,9 +16,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from core.errors import ModelError, UntrustedModelError
+from core.files import atomic_write
 from models.candidates import SKOPS_TRUSTED
-from pipelines.errors import ModelError, UntrustedModelError
-from pipelines.files import atomic_write
 
 MODEL_FILE = "model.skops"
 CARD_FILE = "card.json"

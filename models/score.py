@@ -14,12 +14,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from core.errors import ModelError
 from models.calibration import predict_risk
 from models.dataset import FEATURES, model_input, with_attributes
 from models.drivers import Healthy, risk_and_drivers
 from models.features import Features
 from models.persist import LoadedModel, load
-from pipelines.errors import ModelError
 
 
 @dataclass(frozen=True)

@@ -18,11 +18,11 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
+from core.errors import ModelError
 from models.candidates import ALL_CANDIDATES, build, candidate_names
 from models.columns import plan_columns
 from models.cores import run_each
 from models.progress import Counter
-from pipelines.errors import ModelError
 
 Split = tuple[np.ndarray, np.ndarray]
 

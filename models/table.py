@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pipelines.errors import ModelError
+from core.errors import ModelError
 
 MISSING_TOKENS = frozenset({"", "na", "n/a", "nan", "null", "none", "?"})
 """Cell texts (after trimming, any case) that mean "no value"."""

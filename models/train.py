@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
+from core.errors import ModelError
 from models.calibration import fit_calibrated, predict_risk
 from models.checks import DataWarning, data_warnings
 from models.columns import protected_columns
@@ -34,7 +35,6 @@ from models.metrics import calibration_table, evaluate, group_rates
 from models.progress import Counter, Progress
 from models.rules import RuleWeights, rules_score
 from models.selection import SELECTION_MAX_ROWS, Choice, choose, stratified_subsample
-from pipelines.errors import ModelError
 
 GROUPING = (
     "by person: validation people never appear in the training part of a window, and calibration folds keep"

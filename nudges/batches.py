@@ -13,11 +13,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import groupby
 
+from core.errors import RenderError
 from nudges.catalog import NudgeKind
 from nudges.mime import digest_bytes
 from nudges.render import Contact, Digest, Identity, render_digest
 from nudges.select import Pick
-from pipelines.errors import RenderError
 
 PARTITION_BY = ("none", "department")
 

@@ -16,8 +16,8 @@ from pydantic import (
     model_validator,
 )
 
+from core.errors import ConfigError
 from models.drivers import ACTIONABLE
-from pipelines.errors import ConfigError
 
 DEFAULT_CATALOG = Path(__file__).parent / "catalog.toml"
 # How each kind's evidence is put into words (nudges/evidence.py).

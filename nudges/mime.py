@@ -20,8 +20,8 @@ from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import formataddr, formatdate, getaddresses
 
+from core.errors import RenderError
 from nudges.render import Digest, Identity
-from pipelines.errors import RenderError
 
 ADDRESS_HEADERS = frozenset({"from", "to", "reply-to"})
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")

@@ -17,10 +17,10 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from core.db import fetch_value, utcnow
+from core.errors import DeliveryError
+from core.files import atomic_write
 from nudges.render import Digest
-from pipelines.errors import DeliveryError
-from pipelines.files import atomic_write
-from pipelines.store import fetch_value, utcnow
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 FILES_PAGE = 2000  # digests read into memory at a time when writing files

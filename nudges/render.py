@@ -20,12 +20,12 @@ from pathlib import Path
 import jinja2
 import numpy as np
 
+from core.errors import RenderError
+from core.templating import environment
 from nudges.bands import bands
 from nudges.catalog import NudgeKind
 from nudges.evidence import describe
 from nudges.select import Pick
-from pipelines.errors import RenderError
-from pipelines.templating import environment
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 

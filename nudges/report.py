@@ -29,24 +29,15 @@ from typing import Any
 import jinja2
 import numpy as np
 
+from core.contract import SOURCES
+from core.errors import RenderError
+from core.templating import environment
 from nudges.bands import BANDS, bands, high_from
 from nudges.followthrough import RateRow, rate_rows
 from nudges.uplift import Difference, Rate, difference
-from pipelines.errors import RenderError
-from pipelines.templating import environment
 
-# How old a source's newest event may be before it looks stale: each source has its
-# own rhythm (reviews come twice a year, 1:1s weekly). None: never flagged (the roster's
-# newest hire and the last promotion say nothing about whether the export is current).
-STALE_AFTER_DAYS: Mapping[str, int | None] = {
-    "recognition": 14,
-    "one_on_ones": 14,
-    "autonomy_survey": 120,
-    "learning": 90,
-    "performance": 200,
-    "promotions": None,
-    "employees": None,
-}
+# How old a source's newest event may be before it looks stale (the contract says, per source).
+STALE_AFTER_DAYS: Mapping[str, int | None] = {source.name: source.stale_after_days for source in SOURCES}
 DEFAULT_STALE_AFTER_DAYS = 14
 DRIFT_WEEKS = 4
 DRIFT_ABSOLUTE = 0.05

@@ -92,9 +92,10 @@ def ingest(
 
 
 def _ingest(settings: Any, folder: Path) -> Any:
+    from core.db import utcnow
     from pipelines.ingest import ingest_folder, ingest_options
     from pipelines.privacy import sync_opt_out_file
-    from pipelines.store import open_store, utcnow
+    from pipelines.store import open_store
 
     options = ingest_options(settings)
     with open_store(settings.store.path, memory_limit=settings.store.memory_limit) as conn, _progress() as progress:
@@ -352,8 +353,8 @@ def demo(
 
 def _demo_model(settings: Any, *, retrain: bool) -> None:
     """Train when the synthetic history allows it (and the data changed); otherwise say what the run uses."""
+    from core.errors import ModelError
     from models.persist import read_card
-    from pipelines.errors import ModelError
 
     if not retrain:
         try:

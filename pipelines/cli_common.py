@@ -24,7 +24,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from pipelines.errors import ConfigError, RetentionError
+from core.errors import ConfigError, RetentionError
 
 P = ParamSpec("P")
 R = TypeVar("R")

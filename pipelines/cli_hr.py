@@ -145,7 +145,7 @@ def _print_manager_digest(manager: str, digest: Any, html: Path | None) -> None:
     console.rule(f"Would-be digest for {escape(manager)}: {escape(digest.subject)}")
     console.print(escape(digest.text), highlight=False, soft_wrap=True)
     if html is not None:
-        from pipelines.files import atomic_write
+        from core.files import atomic_write
 
         atomic_write(html, digest.html.encode("utf-8"))
         console.print(f"HTML written to {escape(str(html))}.")

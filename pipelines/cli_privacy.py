@@ -56,7 +56,7 @@ def explain(
     explanation = _explain(settings, employee_id, week, _actor(actor))
     console.print(escape(explanation_text(explanation)), highlight=False, soft_wrap=True)
     if html is not None:
-        from pipelines.files import atomic_write
+        from core.files import atomic_write
 
         atomic_write(html, explanation_html(explanation).encode("utf-8"))
         console.print(f"HTML written to {escape(str(html))}.")

@@ -33,6 +33,8 @@ from prefect.futures import PrefectFuture, as_completed
 from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 from prefect.utilities.annotations import quote
 
+from core.db import few_checkpoints
+from core.errors import ConfigError, StoreLockedError
 from models.card import card_html, card_lines
 from models.dataset import TrainingSet
 from models.features import Features
@@ -43,11 +45,10 @@ from nudges.batches import RenderedBatch, RenderJob, render_job
 from nudges.catalog import NudgeKind
 from nudges.outbox import FilesReport
 from nudges.render import Identity
-from pipelines.errors import ConfigError, StoreLockedError
 from pipelines.ingest import ingest_folder, ingest_options
 from pipelines.privacy import apply_data_rules
 from pipelines.settings import Settings, load_settings
-from pipelines.store import few_checkpoints, open_store
+from pipelines.store import open_store
 from pipelines.training import (
     Promotion,
     compare_with_current,

@@ -25,10 +25,10 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from core.db import fetch_value, utcnow, with_ids
 from nudges.catalog import NudgeKind
 from nudges.experiment import CONTROL, NUDGED
 from nudges.followthrough import Demotion, Resolved
-from pipelines.store import fetch_value, utcnow, with_ids
 from pipelines.weeks import IsoWeek
 
 SIGNALS_SQL = (Path(__file__).with_name("followthrough.sql")).read_text(encoding="utf-8")

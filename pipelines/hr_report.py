@@ -17,6 +17,10 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 import numpy as np
 
+from core.contract import EMPLOYEES, SOURCES
+from core.db import fetch_value
+from core.errors import StoreError
+from core.files import atomic_write
 from nudges.report import (
     ExperimentCounts,
     FollowthroughInputs,
@@ -25,12 +29,8 @@ from nudges.report import (
     build_summary,
     summary_html,
 )
-from pipelines.contract import EMPLOYEES, SOURCES
-from pipelines.files import atomic_write
 from pipelines.followthrough import demoted_now, experiment_counts, rates_by
 from pipelines.settings import Settings
-from pipelines.errors import StoreError
-from pipelines.store import fetch_value
 
 if TYPE_CHECKING:  # the weekly run imports this module
     from pipelines.weekly import WeekPlan

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines.contract import (
+from core.contract import (
     EMAIL_PATTERN,
     EMPLOYEES,
     FILE_FORMATS,
@@ -30,11 +30,11 @@ from pipelines.contract import (
     Kind,
     Source,
 )
-from pipelines.errors import IngestError
+from core.db import ID_PATTERN, fetch_one, fetch_value, quote_ident, transaction, utcnow
+from core.errors import IngestError
 from pipelines.privacy import drop_forgotten_rows
-from pipelines.readers import STAGE, NeedsExactRead, Staged, quote_ident, stage_file
+from pipelines.readers import STAGE, NeedsExactRead, Staged, stage_file
 from pipelines.settings import Settings
-from pipelines.store import fetch_one, fetch_value, transaction, utcnow
 
 Progress = Callable[[str, int, int], None]  # (file, files done, files total)
 log = logging.getLogger("retention.ingest")
@@ -54,7 +54,6 @@ UNKNOWN_EMPLOYEE = "{col} not found in employees"
 EXIT_BEFORE_HIRE = "exit_date is before hire_date"
 DUPLICATE = "duplicate of an earlier row ({key})"
 
-ID_PATTERN = r"^[^\x00-\x1f\x7f]{1,128}$"
 
 
 @dataclass(frozen=True)

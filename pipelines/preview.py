@@ -13,8 +13,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from core.errors import ConfigError
 from nudges.select import Selection
-from pipelines.errors import ConfigError
 
 
 @dataclass(frozen=True)

@@ -43,10 +43,10 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from core.contract import SOURCES, Kind, Source
+from core.db import ID_RE, fetch_one, fetch_value, quote_ident, transaction, utcnow
+from core.errors import ConfigError, PrivacyError
 from models.features import Features, compute_features
-from pipelines.contract import SOURCES, Kind, Source
-from pipelines.errors import ConfigError, PrivacyError
-from pipelines.store import fetch_one, fetch_value, transaction, utcnow
 from pipelines.weeks import IsoWeek
 
 if TYPE_CHECKING:
@@ -61,8 +61,6 @@ PERSON_COLUMNS: tuple[str, ...] = ("employee_id", "manager_id", "recipient_id", 
 # their reports move to the skip-level manager, recognition they gave keeps no giver.
 # Every other row with their id in a person column is deleted.
 KEEP_ROW: dict[tuple[str, str], str] = {("employees", "manager_id"): "skip_level", ("recognition", "giver_id"): "null"}
-# The same rule ingest applies to ids (pipelines.ingest.ID_PATTERN).
-_ID = re.compile(r"^[^\x00-\x1f\x7f]{1,128}$")
 # Features computed from autonomy_survey answers: held, never shown per person (not even to HR).
 SURVEY_FEATURES = frozenset({"autonomy_latest", "autonomy_change", "voice_latest", "voice_change", "growth_latest"})
 SURVEY_DRIVERS = frozenset({"autonomy", "voice", "growth"})
@@ -72,7 +70,7 @@ _NOT_FEATURES = frozenset({"employee_id", "manager_id", "as_of"})
 
 def check_id(employee_id: str) -> str:
     value = employee_id.strip()
-    if not _ID.match(value):
+    if not ID_RE.match(value):
         raise PrivacyError("an employee id must be 1 to 128 characters with no control characters")
     return value
 
@@ -192,7 +190,7 @@ def read_opt_out_file(path: Path) -> OptOutFile:
 
 def _take_id(value: str, line: int, ids: list[str], bad: list[tuple[int, str]]) -> None:
     """One opt-out id, kept when valid, else its line and why (the same rule for CSV and plain text)."""
-    if _ID.match(value):
+    if ID_RE.match(value):
         ids.append(value)
     else:
         bad.append((line, "not a valid id (1 to 128 characters, no control characters)"))
@@ -334,18 +332,13 @@ def _audit(conn: duckdb.DuckDBPyConnection, actor: str, action: str, detail: dic
 # --- retention -------------------------------------------------------------------------------
 
 
-# The behavioural signals a retention period applies to. Performance reviews and promotions are
-# the employer's HR record (and the model's tenure and promotion features): kept, like the roster.
-PURGED_SOURCES = ("recognition", "one_on_ones", "autonomy_survey", "learning")
-
-
 def purge_old_events(conn: duckdb.DuckDBPyConnection, today: date, keep_days: int) -> dict[str, int]:
     """Delete signal events dated more than `keep_days` before `today`; rows deleted per table."""
     cutoff = today - timedelta(days=keep_days)
     deleted: dict[str, int] = {}
     with transaction(conn):
         for source in SOURCES:
-            if source.event_time is None or source.name not in PURGED_SOURCES:
+            if source.event_time is None or not source.purged:
                 continue
             n = int(fetch_value(conn, f'delete from {source.name} where "{source.event_time}" < ?', [cutoff]) or 0)
             if n:
@@ -390,13 +383,9 @@ def person_columns(conn: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
 def is_known(conn: duckdb.DuckDBPyConnection, employee_id: str) -> bool:
     """Whether any table with a person-id column (the roster included) names this id."""
     return any(
-        fetch_value(conn, f"select exists (select 1 from {_quote(t)} where {_quote(c)} = ?)", [employee_id])
+        fetch_value(conn, f"select exists (select 1 from {quote_ident(t)} where {quote_ident(c)} = ?)", [employee_id])
         for t, c in person_columns(conn)
     )
-
-
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 # --- forget ----------------------------------------------------------------------------------
@@ -585,7 +574,7 @@ def _forget_rows(
     report.to_top = skip_level is None
     for table, column in person_columns(conn):
         rule = KEEP_ROW.get((table, column))
-        t, c = _quote(table), _quote(column)
+        t, c = quote_ident(table), quote_ident(column)
         if rule == "skip_level":
             report.reports_moved += int(
                 fetch_value(
@@ -605,7 +594,7 @@ def _forget_rows(
 
 
 def _apply_files(delete: list[Path], redact: dict[Path, bytes], outbox_dir: Path) -> None:
-    from pipelines.files import atomic_write
+    from core.files import atomic_write
 
     failed: list[str] = []
     for path in delete:
@@ -643,7 +632,7 @@ def compact_store(path: Path) -> None:
     try:
         source = str(fetch_value(conn, "select current_database()"))
         conn.execute(f"attach '{str(fresh).replace(chr(39), chr(39) * 2)}' as _compact")
-        conn.execute(f"copy from database {_quote(source)} to _compact")
+        conn.execute(f"copy from database {quote_ident(source)} to _compact")
         conn.execute("detach _compact")
     except duckdb.Error as exc:
         fresh.unlink(missing_ok=True)
@@ -783,10 +772,10 @@ def _held(conn: duckdb.DuckDBPyConnection, employee_id: str) -> list[Held]:
     for table, column in person_columns(conn):
         source = sources.get(table)
         subject = source is not None and column == next(c.name for c in source.columns if c.references_employee)
-        t, c = _quote(table), _quote(column)
+        t, c = quote_ident(table), quote_ident(column)
         if subject:
             assert source is not None and source.event_time is not None
-            e = _quote(source.event_time)
+            e = quote_ident(source.event_time)
             n, first, last = fetch_one(
                 conn, f"select count(*), min(cast({e} as date)), max(cast({e} as date)) from {t} where {c} = ?",
                 [employee_id],
@@ -881,6 +870,6 @@ def explanation_text(e: Explanation) -> str:
 
 def explanation_html(e: Explanation) -> str:
     """The page as HTML (templates/explain.html, autoescaped)."""
-    from pipelines.templating import environment
+    from core.templating import environment
 
     return environment().get_template("explain.html").render(e=e)

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines.contract import SOURCES_BY_NAME
-from pipelines.files import atomic_write
+from core.contract import SOURCES_BY_NAME
+from core.files import atomic_write
 
 WITHHELD = "(withheld: sensitive column)"
 _FILTER = """

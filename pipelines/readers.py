@@ -20,8 +20,8 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from pipelines.errors import IngestError
-from pipelines.store import fetch_value
+from core.db import fetch_value, quote_ident
+from core.errors import IngestError
 
 STAGE = "_stage"
 # Python's csv module refuses a field over csv.field_size_limit() characters (128 Ki by default):
@@ -37,10 +37,6 @@ class Staged:
     headers: list[str]
     rows: int
     rejects: list[tuple[int, str]] = field(default_factory=list)  # (line, reason)
-
-
-def quote_ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 class NeedsExactRead(Exception):

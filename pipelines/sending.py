@@ -29,10 +29,10 @@ from email.utils import getaddresses
 import duckdb
 import pyarrow as pa
 
+from core.db import fetch_value, utcnow
+from core.errors import DeliveryError
 from nudges.smtp import Outcome, Outgoing, SmtpConfig, deliver
-from pipelines.errors import DeliveryError
 from pipelines.settings import Settings
-from pipelines.store import fetch_value, utcnow
 
 log = logging.getLogger("retention.sending")
 

@@ -34,8 +34,8 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
-from pipelines.contract import EMAIL_PATTERN, SOURCES_BY_NAME
-from pipelines.errors import ConfigError
+from core.contract import EMAIL_PATTERN, SOURCES_BY_NAME
+from core.errors import ConfigError
 
 _ADDRESS = re.compile(EMAIL_PATTERN)
 

@@ -35,7 +35,7 @@ from pathlib import Path
 import duckdb
 import numpy as np
 
-from pipelines.contract import EMPLOYEES
+from core.contract import EMPLOYEES
 from pipelines.synth import Progress
 from pipelines.synth.columns import id_strings
 from pipelines.synth.dates import month_bounds

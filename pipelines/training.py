@@ -12,12 +12,13 @@ import duckdb
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
+from core.errors import RetentionError
 from models.calibration import predict_risk
 from models.dataset import TrainingSet, model_input, training_set
 from models.persist import load
 from models.progress import Progress
 from models.train import Trained, TrainOptions, train
-from pipelines.errors import RetentionError
+from pipelines.privacy import opted_out_ids
 from pipelines.settings import Settings
 from pipelines.store import open_store
 
@@ -45,7 +46,13 @@ def train_options(settings: Settings) -> TrainOptions:
 
 
 def training_data(conn: duckdb.DuckDBPyConnection, settings: Settings) -> TrainingSet:
-    return training_set(conn, horizon_days=settings.model.horizon_days, extras=tuple(settings.ingest.extra_columns))
+    """Snapshots as configured; opted-out people are never trained on."""
+    return training_set(
+        conn,
+        horizon_days=settings.model.horizon_days,
+        extras=tuple(settings.ingest.extra_columns),
+        excluded=opted_out_ids(conn),
+    )
 
 
 def train_from_store(

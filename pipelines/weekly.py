@@ -26,6 +26,17 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from core.contract import SOURCES
+from core.db import (
+    fetch_one,
+    fetch_value,
+    few_checkpoints,
+    release_memory,
+    transaction,
+    utcnow,
+    with_ids,
+)
+from core.errors import ConfigError, StoreError
 from models.dataset import attributes_frame, feature_list
 from models.drivers import Healthy
 from models.features import Features, compute_features
@@ -40,8 +51,6 @@ from nudges.followthrough import credit_line, demotions
 from nudges.outbox import FilesReport, deliver_files, enqueue, queued_managers
 from nudges.render import Contact, Digest, Identity, render_digest
 from nudges.select import Person, Pick, Selection, SelectionPolicy, select
-from pipelines.contract import SOURCES
-from pipelines.errors import ConfigError, StoreError
 from pipelines.followthrough import (
     check,
     demoted_now,
@@ -58,15 +67,6 @@ from pipelines.hr_report import write_report
 from pipelines.privacy import apply_data_rules, without_opted_out
 from pipelines.sending import send_pending
 from pipelines.settings import Settings
-from pipelines.store import (
-    fetch_one,
-    fetch_value,
-    few_checkpoints,
-    release_memory,
-    transaction,
-    utcnow,
-    with_ids,
-)
 from pipelines.weeks import IsoWeek
 
 # Log lines carry ids, counts and states only: never a name, an address or a score.

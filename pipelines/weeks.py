@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from pipelines.errors import ConfigError
+from core.errors import ConfigError
 
 _WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
 

@@ -11,12 +11,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from core.errors import ModelError
 from models.benchmark import most_often, nested_folds, run_benchmark
 from models.candidates import BASELINES
 from models.metrics import OTHER_GROUP, calibration_table, evaluate, group_rates
 from models.progress import Step
 from models.table import load_table
-from pipelines.errors import ModelError
 
 IBM = Path(__file__).resolve().parents[1] / "benchmarks" / "data" / "ibm_hr_attrition.csv"
 

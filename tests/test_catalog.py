@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from core.errors import ConfigError
 from models.features import compute_features
 from nudges.catalog import DEFAULT_CATALOG, EVIDENCE_KINDS, SEVERAL, load_catalog
 from nudges.select import KINDS_FIRED, signals
-from pipelines.errors import ConfigError
 from pipelines.ingest import IngestOptions, ingest_folder
 from scripts import essay_fingerprint
 from tests.conftest import TODAY

@@ -13,11 +13,11 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import Pipeline
 from threadpoolctl import threadpool_info, threadpool_limits
 
+from core.errors import ModelError
 from models.candidates import candidate_names
 from models.cores import Meter, run_each, workers
 from models.progress import Counter, Step
 from models.selection import choose, choose_each
-from pipelines.errors import ModelError
 
 two_cores = pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="needs two cores for a worker process")
 

@@ -12,10 +12,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from core.db import transaction
 from models.dataset import label_frame, monthly_snapshots, training_set
 from models.features import snapshot_frame
 from pipelines.ingest import IngestOptions, ingest_folder
-from pipelines.store import connect, transaction
+from pipelines.store import connect
 from tests.conftest import TODAY, tiny_org, write_drop
 
 SNAPSHOT = datetime(2026, 9, 1)

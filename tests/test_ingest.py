@@ -11,7 +11,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from pipelines.errors import IngestError
+from core.errors import IngestError
 from pipelines.ingest import IngestOptions, ingest_folder
 from tests.conftest import TODAY, csv_text, tiny_org, write_drop
 

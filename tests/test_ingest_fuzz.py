@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from pipelines.errors import IngestError
+from core.errors import IngestError
 from pipelines.ingest import IngestOptions, ingest_folder
 from pipelines.store import connect
 from tests.conftest import TODAY, tiny_org, write_drop

@@ -11,9 +11,9 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from core.errors import RenderError
 from nudges.mime import build_message, digest_bytes
 from nudges.render import Contact, Digest, Identity, recipient_header
-from pipelines.errors import RenderError
 
 IDENTITY = Identity(
     sender="People Team <people@example.com>",

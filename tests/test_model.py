@@ -17,6 +17,7 @@ import pytest
 import skops.io as sio
 from sklearn.preprocessing import FunctionTransformer
 
+from core.errors import ModelError, UntrustedModelError
 from models.calibration import predict_risk
 from models.card import card_html, card_lines
 from models.dataset import FEATURES, model_input, training_set
@@ -25,7 +26,6 @@ from models.features import compute_features
 from models.persist import MODEL_FILE, load, save
 from models.score import model_scores, usable_model
 from models.train import Trained, TrainOptions, time_splits, train
-from pipelines.errors import ModelError, UntrustedModelError
 from pipelines.ingest import IngestOptions, ingest_folder
 from pipelines.store import connect
 from pipelines.synthetic import SynthSpec, generate

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from core.errors import ConfigError
 from nudges.select import Pick, Selection
 from pipelines.cli import app
-from pipelines.errors import ConfigError
 from pipelines.preview import compare, parse_sets, side
 from tests.conftest import WEEK, tiny_org, write_drop
 

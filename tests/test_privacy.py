@@ -14,9 +14,8 @@ import duckdb
 import pytest
 from typer.testing import CliRunner
 
-from models.dataset import training_set
+from core.errors import ConfigError, PrivacyError
 from pipelines.cli import app
-from pipelines.errors import ConfigError, PrivacyError
 from pipelines.ingest import IngestOptions, ingest_folder
 from pipelines.privacy import (
     ExplainOptions,
@@ -31,6 +30,7 @@ from pipelines.privacy import (
 )
 from pipelines.settings import Settings, load_settings
 from pipelines.store import connect
+from pipelines.training import training_data
 from pipelines.weekly import plan_week, run_week, score_stage
 from pipelines.weeks import IsoWeek
 from tests.conftest import TODAY, WEEK, tiny_org, write_drop
@@ -132,7 +132,8 @@ def test_an_opted_out_star_is_never_scored_selected_named_or_trained_on(ingested
     # Still nudged without the opt-out: the test would notice if E05 were never a candidate.
     assert ingested.execute("select count(*) from nudges where employee_id = 'E11'").fetchall() == [(1,)]
 
-    trained_on = set(training_set(ingested, horizon_days=120).frame["employee_id"])
+    # What `model train` and the retrain flow train on: the opted-out ids reach the training set.
+    trained_on = set(training_data(ingested, settings_for(tmp_path, model={"horizon_days": 120})).frame["employee_id"])
     assert "E05" not in trained_on and "E06" in trained_on
 
 

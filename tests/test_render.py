@@ -7,11 +7,11 @@ from html.parser import HTMLParser
 
 import pytest
 
+from core.errors import RenderError
 from nudges.catalog import load_catalog
 from nudges.mime import build_message
 from nudges.render import Contact, Identity, render_digest
 from nudges.select import Pick
-from pipelines.errors import RenderError
 
 IDENTITY = Identity(
     sender="Nudges <nudges@example.com>",

@@ -8,8 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.errors import ConfigError
-from pipelines.settings import Settings, load_settings, settings_as_dict, settings_as_toml
+from core.errors import ConfigError
+from pipelines.settings import (
+    Settings,
+    load_settings,
+    settings_as_dict,
+    settings_as_toml,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 

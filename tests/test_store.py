@@ -9,15 +9,9 @@ import time
 
 import pytest
 
-from pipelines.errors import StoreError, StoreLockedError
-from pipelines.store import (
-    SCHEMA_VERSION,
-    connect,
-    current_version,
-    few_checkpoints,
-    migrate,
-    release_memory,
-)
+from core.db import few_checkpoints, release_memory
+from core.errors import StoreError, StoreLockedError
+from pipelines.store import SCHEMA_VERSION, connect, current_version, migrate
 
 
 def test_a_new_store_is_migrated_to_the_current_schema(conn):

@@ -11,7 +11,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from pipelines.contract import SOURCES, SOURCES_BY_NAME
+from core.contract import SOURCES, SOURCES_BY_NAME
 from pipelines.synthetic import SynthResult, SynthSpec, generate
 
 END = date(2026, 6, 30)

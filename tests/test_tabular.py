@@ -16,6 +16,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import Pipeline
 
+from core.errors import ModelError
 from models import calibration, selection
 from models.calibration import calibration_method, fit_calibrated
 from models.candidates import (
@@ -29,7 +30,6 @@ from models.candidates import (
 )
 from models.columns import plan_columns, protected_columns
 from models.selection import choose, pick, stratified_subsample
-from pipelines.errors import ModelError
 
 
 def people_table(n: int = 300, *, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:

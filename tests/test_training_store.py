@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from models.progress import Step
 from pipelines.ingest import IngestOptions, ingest_folder
 from pipelines.settings import Settings
 from pipelines.store import connect
 from pipelines.synthetic import SynthSpec, generate
-from models.progress import Step
 from pipelines.training import train_stored
 
 END = date(2026, 6, 28)

@@ -6,7 +6,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipelines.contract import Source
+from core.contract import Source
 from pipelines.synth.columns import choices, unknown_ids
 
 _BAD_DATES = ("2025-13-45", "not-a-date", "2999-01-01")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from pipelines.contract import (
+from core.contract import (
     AUTONOMY_SURVEY,
     ONE_ON_ONES,
     PERFORMANCE,

@@ -9,7 +9,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from pipelines.contract import (
+from core.contract import (
     AUTONOMY_SURVEY,
     EMPLOYEES,
     LEARNING,

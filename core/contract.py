@@ -1,8 +1,10 @@
-"""The drop-folder contract: which files, which columns, which types.
+"""The contract: each canonical source named once, with its columns, types and traits.
 
-One table of facts that ingestion validates against and the synthetic org
-writes to, so the two can never drift apart. Column names here are ours; HR
-maps their export's headers onto them in config (`[ingest.columns.<source>]`).
+One table of facts that ingestion validates against, the synthetic org writes to,
+the model reads its data window from, the retention purge and the HR summary's
+staleness check walk. Adding a source is one `Source(...)` here plus its reader
+(a connector). Column names are ours; HR maps an export's headers onto them in
+config (`[ingest.columns.<source>]`).
 """
 
 from __future__ import annotations
@@ -57,6 +59,16 @@ class Source:
     required: bool = True
     # The date that places an event in time (checked against the plausible range).
     event_time: str | None = None
+    # A behavioural signal: deleted after `[privacy] retention_days`. The employer's HR record
+    # (roster, reviews, promotions) is kept, like the roster.
+    purged: bool = False
+    # How old the newest event may be before the HR summary calls the source stale: each has its
+    # own rhythm (1:1s weekly, reviews twice a year). None: never flagged (the newest hire and the
+    # last promotion say nothing about whether an export is current).
+    stale_after_days: int | None = None
+    # Where the model's data window comes from: "start_end" sources mark both its first and its
+    # last day, "end" only its last (learning records start whenever an LMS was bought).
+    data_window: str | None = None
 
     def column(self, name: str) -> Column:
         for col in self.columns:
@@ -105,6 +117,7 @@ PERFORMANCE = Source(
     ),
     key=("employee_id", "review_date"),
     event_time="review_date",
+    stale_after_days=200,
 )
 
 RECOGNITION = Source(
@@ -119,6 +132,9 @@ RECOGNITION = Source(
     ),
     key=("recipient_id", "giver_id", "given_at"),
     event_time="given_at",
+    purged=True,
+    stale_after_days=14,
+    data_window="start_end",
 )
 
 ONE_ON_ONES = Source(
@@ -133,6 +149,9 @@ ONE_ON_ONES = Source(
     ),
     key=("manager_id", "employee_id", "scheduled_at"),
     event_time="scheduled_at",
+    purged=True,
+    stale_after_days=14,
+    data_window="start_end",
 )
 
 AUTONOMY_SURVEY = Source(
@@ -145,6 +164,9 @@ AUTONOMY_SURVEY = Source(
     ),
     key=("employee_id", "responded_at", "item"),
     event_time="responded_at",
+    purged=True,
+    stale_after_days=120,
+    data_window="start_end",
 )
 
 LEARNING = Source(
@@ -157,6 +179,9 @@ LEARNING = Source(
     key=("employee_id", "completed_at", "kind"),
     required=False,
     event_time="completed_at",
+    purged=True,
+    stale_after_days=90,
+    data_window="end",
 )
 
 PROMOTIONS = Source(

@@ -14,7 +14,7 @@ from pathlib import Path
 import css_inline
 import jinja2
 
-from pipelines.errors import RenderError
+from core.errors import RenderError
 
 _ROOT = Path(__file__).resolve().parents[1]
 
