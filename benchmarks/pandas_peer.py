@@ -78,7 +78,7 @@ def _rules_constants(path: Path) -> dict[str, Any]:
 
 _RULES = _rules_constants(ROOT / "models" / "rules.py")
 SIGNALS: tuple[str, ...] = tuple(_RULES["SIGNALS"])  # recognition, one_on_ones, career, autonomy
-THRESHOLD = RulesSettings().threshold  # the rules-mode threshold (threshold_for in pipelines/weekly.py)
+THRESHOLD = RulesSettings().threshold  # the rules-mode threshold (pipelines.options.threshold)
 PER_MANAGER = NudgeSettings().per_manager
 MIN_RATING = StarRule().min_rating  # default rule: latest rating >= 4 (no top share, no HRIS flag)
 

@@ -70,27 +70,23 @@ from benchmarks.smtp_bench import Wire, run_ceiling, sink_process  # noqa: E402
 from core.contract import SOURCES  # noqa: E402
 from core.db import few_checkpoints  # noqa: E402
 from core.templating import environment  # noqa: E402
+from models.stars import flagged as flagged_stars
 from nudges.render import ItemView  # noqa: E402
 from pipelines.ingest import IngestOptions, ingest_folder  # noqa: E402
+from pipelines.options import threshold
 from pipelines.privacy import apply_data_rules  # noqa: E402
 from pipelines.settings import Settings  # noqa: E402
 from pipelines.store import connect
 from pipelines.synthetic import SynthSpec, generate  # noqa: E402
-from pipelines.weekly import (  # noqa: E402
-    deliver_week,
+from pipelines.weekly.plan import features_stage, scoring_stage, selection_stage
+from pipelines.weekly.record import record_run, start_run
+from pipelines.weekly.render import (
     enqueue_batch,
-    features_stage,
-    finish_run,
-    followthrough_stage,
-    record_run,
     render_batch,
     render_jobs,
-    scoring_stage,
-    selection_stage,
-    start_run,
     steady_heap,
-    threshold_for,
 )
+from pipelines.weekly.run import deliver_week, finish_run, followthrough_stage
 from pipelines.weeks import IsoWeek  # noqa: E402
 
 END = date(2026, 11, 22)  # a Sunday: the week scored is the one after
@@ -308,7 +304,7 @@ def run_stages(
         with timings.step(prefix + "score") as rec:
             stars, scores = scoring_stage(features, settings, attributes)
             # Everyone once; with the model, stars at or above the threshold once more per driver.
-            flagged = int((stars & (scores.risk >= threshold_for(scores, settings))).sum())
+            flagged = int(flagged_stars(stars, scores.risk, threshold(settings, scores.method)).sum())
             rec["rows"] = len(features) + (flagged * len(scores.drivers) if scores.method == "model" else 0)
         facts.update(people=len(features), stars=int(stars.sum()), score_method=scores.method,
                      drivers=len(scores.drivers), score_rows=int(rec["rows"]))

@@ -14,7 +14,7 @@ event loop. Two settings, each with its own sink process:
 
 In each setting three senders push messages into the same sink, one after the other:
 
-  ours     `pipelines.sending.send_pending` on the store, default settings
+  ours     `nudges.delivery.send.send_pending` on the store, default settings
            (8 connections, 100 messages per connection, claims and outcomes
            written to DuckDB as they happen), timed as a whole, store reads included;
   ceiling  a tight aiosmtplib loop: 8 connections opened once and reused for
@@ -55,14 +55,18 @@ if str(ROOT) not in sys.path:
 import aiosmtplib  # noqa: E402
 import pyarrow as pa  # noqa: E402
 
+from nudges.delivery.outbox import (
+    enqueue_table,  # noqa: E402
+    envelope_address,
+)
+from nudges.delivery.send import send_pending  # noqa: E402
 from nudges.mime import digest_bytes  # noqa: E402
-from nudges.outbox import enqueue_table  # noqa: E402
 from nudges.render import Digest, Identity  # noqa: E402
 from pipelines.ingest import IngestOptions, ingest_folder  # noqa: E402
-from pipelines.sending import envelope_address, send_pending  # noqa: E402
+from pipelines.options import send_options
 from pipelines.settings import Settings  # noqa: E402
 from pipelines.store import connect  # noqa: E402
-from pipelines.weekly import run_week  # noqa: E402
+from pipelines.weekly.run import run_week  # noqa: E402
 from pipelines.weeks import IsoWeek  # noqa: E402
 from tests.conftest import TODAY, WEEK, tiny_org, write_drop  # noqa: E402
 
@@ -224,7 +228,7 @@ def run_ours(store: Path, port: int) -> dict[str, Any]:
             smtp={"host": "127.0.0.1", "port": port, "tls": "none"},
         )
         started = time.perf_counter()
-        report = send_pending(conn, settings)
+        report = send_pending(conn, send_options(settings))
         seconds = time.perf_counter() - started
     finally:
         conn.close()

@@ -31,3 +31,11 @@ def star_mask(rating_latest: np.ndarray, rule: StarRule, *, flag: np.ndarray | N
         return rated
     stacked = np.vstack(tests)
     return np.asarray(stacked.any(axis=0) if rule.combine == "any" else stacked.all(axis=0))
+
+
+def flagged(stars: np.ndarray, risk: np.ndarray, threshold: float) -> np.ndarray:
+    """The week's flagged stars: stars whose risk is at or above the threshold (NaN risk never is).
+
+    The one definition the selection, the week's counts and its stored stats share.
+    """
+    return np.asarray(stars, dtype=bool) & (np.asarray(risk, dtype=np.float64) >= threshold)

@@ -243,7 +243,7 @@ def _run_week(
 
 def _run_week_direct(settings: Any, week: Any) -> Any:
     from pipelines.store import open_store
-    from pipelines.weekly import run_week
+    from pipelines.weekly.run import run_week
 
     with open_store(settings.store.path, memory_limit=settings.store.memory_limit) as conn, _stage_progress(f"Week {week}"):
         return run_week(conn, settings, week)

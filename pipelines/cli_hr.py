@@ -42,7 +42,7 @@ def report(
 def _report(settings: Any, week_text: str | None) -> Any:
     from pipelines.hr_report import check_week_ran, write_report
     from pipelines.store import open_store
-    from pipelines.weekly import plan_week
+    from pipelines.weekly.plan import plan_week
     from pipelines.weeks import IsoWeek
 
     week = IsoWeek.parse(week_text) if week_text else IsoWeek.containing(date.today())
@@ -83,7 +83,8 @@ def preview(
 def _preview(current: Any, proposed: Any, week_text: str | None, manager: str | None) -> tuple[Any, Any]:
     from pipelines.preview import compare, side
     from pipelines.store import open_store
-    from pipelines.weekly import plan_week, render_one
+    from pipelines.weekly.plan import plan_week
+    from pipelines.weekly.render import render_one
     from pipelines.weeks import IsoWeek
 
     week = IsoWeek.parse(week_text) if week_text else IsoWeek.containing(date.today())

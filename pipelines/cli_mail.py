@@ -48,7 +48,8 @@ def send(week: WeekOption = None) -> None:
 
 
 def _send(settings: Any, week_text: str | None) -> Any:
-    from pipelines.sending import send_pending
+    from nudges.delivery.send import send_pending
+    from pipelines.options import send_options
     from pipelines.store import open_store
     from pipelines.weeks import IsoWeek
 
@@ -59,15 +60,15 @@ def _send(settings: Any, week_text: str | None) -> Any:
         def step(done: int, total: int) -> None:
             progress.update(task, completed=done, total=total, description=f"Sending digests ({done:,}/{total:,})")
 
-        return send_pending(conn, settings, week=week, progress=step)
+        return send_pending(conn, send_options(settings), week=week, progress=step)
 
 
 @outbox_app.command("status")
 @handles_errors
 def outbox_status(week: WeekOption = None) -> None:
     """Digests by state, and the ones not delivered with the server's reason (no bodies, no addresses)."""
-    from pipelines.sending import STATES
-    from pipelines.sending import outbox_status as status
+    from nudges.delivery.outbox import STATES
+    from nudges.delivery.outbox import outbox_status as status
     from pipelines.store import open_store
     from pipelines.weeks import IsoWeek
 
@@ -96,7 +97,7 @@ def outbox_retry(
     week: WeekOption = None,
 ) -> None:
     """Put failed digests back in the queue, e.g. after an address or the relay was fixed."""
-    from pipelines.sending import retry_failed
+    from nudges.delivery.outbox import retry_failed
     from pipelines.store import open_store
     from pipelines.weeks import IsoWeek
 

@@ -66,7 +66,7 @@ def _explain(settings: Any, employee_id: str, week_text: str | None, actor: str)
     from models.dataset import attributes_frame
     from pipelines.privacy import ExplainOptions, explain
     from pipelines.store import open_store
-    from pipelines.weekly import score_stage
+    from pipelines.weekly.plan import score_stage
     from pipelines.weeks import IsoWeek
 
     with open_store(settings.store.path, memory_limit=settings.store.memory_limit) as conn, _progress() as progress:

@@ -1,8 +1,8 @@
 """Prefect flows: the weekly digest and the monthly retrain, each stage a task around a plain function.
 
-Tasks hold no business logic: they call the stage functions in
-`pipelines.weekly`, `pipelines.ingest` and `pipelines.training` that the CLI
-and the tests also call. Only the I/O stages (ingest, deliver) retry, with the
+Tasks hold no business logic: the weekly flow runs `pipelines.weekly.run.run_week`,
+the same stage sequence the CLI runs, with each stage as a task here and the
+digests rendered in batches on the flow's task runner. Only the I/O stages (ingest, deliver) retry, with the
 counts and delays from `[flows]`. Artifacts carry counts and states only:
 never a name, an address or an individual score.
 
@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import Any, TypeVar, cast
@@ -43,10 +44,10 @@ from models.score import Scores
 from models.train import Trained
 from nudges.batches import RenderedBatch, RenderJob, render_job
 from nudges.catalog import NudgeKind
-from nudges.outbox import FilesReport
+from nudges.delivery.files import FilesReport
 from nudges.render import Identity
+from pipelines import options
 from pipelines.ingest import ingest_folder, ingest_options
-from pipelines.privacy import apply_data_rules
 from pipelines.settings import Settings, load_settings
 from pipelines.store import open_store
 from pipelines.training import (
@@ -54,24 +55,16 @@ from pipelines.training import (
     compare_with_current,
     train_stored,
 )
-from pipelines.weekly import (
-    WeeklyReport,
+from pipelines.weekly.plan import (
     WeekPlan,
-    deliver_week,
-    enqueue_batch,
-    fail_run,
     features_stage,
-    finish_run,
-    followthrough_stage,
-    identity_from,
-    record_run,
-    render_jobs,
     scoring_stage,
     selection_stage,
-    stage_log,
-    start_run,
-    steady_heap,
 )
+from pipelines.weekly.record import WeeklyReport, record_run
+from pipelines.weekly.render import enqueue_batch, render_jobs, steady_heap
+from pipelines.weekly.run import deliver_week, finish_run, followthrough_stage, run_week
+from pipelines.weekly.stage import StageCall, stage_log
 from pipelines.weeks import IsoWeek
 
 # Stage tasks pass live objects (a DuckDB connection, arrays): nothing to cache or persist.
@@ -155,7 +148,7 @@ def render_and_enqueue_batches(
     wait in memory.
     """
     jobs = batches_task(conn, _quiet(plan), settings, report)
-    kinds, identity = plan.catalog.by_id(), identity_from(settings)
+    kinds, identity = plan.catalog.by_id(), options.identity(settings)
     runner, in_flight = batch_runner(settings)
     # In this process, quote() spares Prefect walking every batch (1 s of a 100k week); a Dask
     # client rebuilds quote() wrappers as bare tuples, so there the batches go plain.
@@ -176,7 +169,6 @@ def render_and_enqueue_batches(
             finished = len(jobs) - len(queue) - len(pending)
             stage_log.info("render: batch %d of %d", finished, len(jobs), extra={"stage": "render"})
     stage_log.info("render done in %.1f s", time.perf_counter() - started)
-    record_task(conn, _quiet(plan), report)
 
 
 def batch_runner(settings: Settings) -> tuple[TaskRunner[Any], int]:
@@ -234,6 +226,24 @@ def _io(t: Any, settings: Settings) -> Any:
     return t.with_options(retries=settings.flows.io_retries, retry_delay_seconds=settings.flows.io_retry_delay_s)
 
 
+def _as_task(settings: Settings) -> StageCall:
+    """`run_week`'s stages as this flow's tasks (delivery retried as I/O), their arguments passed quietly."""
+    tasks = {
+        "follow-through": followthrough_task,
+        "features": features_task,
+        "score": score_task,
+        "select": select_task,
+        "record": record_task,
+        "deliver": _io(deliver_task, settings),
+        "report": report_task,
+    }
+
+    def call(name: str, stage: Callable[..., Any], *args: Any) -> Any:
+        return tasks[name](*(_quiet(a) for a in args))
+
+    return call
+
+
 @flow(name="weekly-digest", log_prints=False)
 def weekly_digest(
     week: str | None = None,
@@ -255,19 +265,7 @@ def weekly_digest(
     iso = IsoWeek.parse(week) if week else IsoWeek.containing(date.today())
     with _one_run_per_week(str(iso)), open_store(settings.store.path, memory_limit=settings.store.memory_limit) as conn:
         ingested = _io(ingest_task, settings)(conn, settings)
-        report = start_run(conn, iso)
-        try:
-            apply_data_rules(conn, settings)  # purge events past [retention] keep_days, sync the opt-out file
-            followthrough_task(conn, settings, iso, report)
-            features, attributes = features_task(conn, settings, iso)
-            stars, scores = score_task(_quiet(features), settings, _quiet(attributes))
-            plan = select_task(conn, settings, iso, _quiet(features), _quiet(stars), _quiet(scores))
-            render_and_enqueue_batches(conn, plan, settings, report)
-            files = _io(deliver_task, settings)(conn, settings, iso, report)
-            report = report_task(conn, _quiet(plan), settings, report, files)
-        except BaseException:
-            fail_run(conn, report)
-            raise
+        report = run_week(conn, settings, iso, stage=_as_task(settings), render=render_and_enqueue_batches)
     _weekly_artifacts(report, ingested)
     get_run_logger().info(
         "week %s: %d digests queued, %d nudges, scored with %s", report.week, report.digests_new, report.nudges,

@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import duckdb
 import numpy as np
@@ -31,9 +31,7 @@ from nudges.report import (
 )
 from pipelines.followthrough import demoted_now, experiment_counts, rates_by
 from pipelines.settings import Settings
-
-if TYPE_CHECKING:  # the weekly run imports this module
-    from pipelines.weekly import WeekPlan
+from pipelines.weekly.plan import WeekPlan
 
 SUMMARY_NAME = "hr-summary"
 

@@ -518,7 +518,7 @@ def _forget_digests(
     Their own digests (as recipient) go with the generic delete of rows naming them.
     """
     # The outbox's own file naming, so the files found are the ones it wrote.
-    from nudges.outbox import safe_filename
+    from nudges.delivery.outbox import safe_filename
 
     own = [w for (w,) in conn.execute("select week from outbox where manager_id = ?", [employee_id]).fetchall()]
     delete_files = [

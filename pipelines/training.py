@@ -17,7 +17,8 @@ from models.calibration import predict_risk
 from models.dataset import TrainingSet, model_input, training_set
 from models.persist import load
 from models.progress import Progress
-from models.train import Trained, TrainOptions, train
+from models.train import Trained, train
+from pipelines.options import train_options
 from pipelines.privacy import opted_out_ids
 from pipelines.settings import Settings
 from pipelines.store import open_store
@@ -25,24 +26,6 @@ from pipelines.store import open_store
 # Fewer voluntary leavers than this among the rows the current model never saw, and the
 # comparison falls back to the two cards' validation ROC-AUC.
 MIN_FRESH_LEAVERS = 20
-
-
-def train_options(settings: Settings) -> TrainOptions:
-    from pipelines.weekly import rule_weights
-
-    m = settings.model
-    return TrainOptions(
-        min_leavers=m.min_leavers,
-        validation_share=m.validation_share,
-        min_validation_leavers=m.min_validation_leavers,
-        threshold=m.threshold,
-        min_group_size=m.min_group_size,
-        protected_extra=tuple(m.protected_extra),
-        allow_protected=m.allow_protected,
-        rule_weights=rule_weights(settings),
-        n_jobs=m.n_jobs,
-        time_budget_seconds=m.time_budget_seconds or None,
-    )
 
 
 def training_data(conn: duckdb.DuckDBPyConnection, settings: Settings) -> TrainingSet:

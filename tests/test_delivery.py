@@ -27,12 +27,13 @@ import duckdb
 import pyarrow as pa
 import pytest
 
-from nudges.outbox import enqueue_table
+from nudges.delivery.outbox import enqueue_table, retry_failed
+from nudges.delivery.send import CLAIM_SIZE, send_pending
 from pipelines.ingest import IngestOptions, ingest_folder
-from pipelines.sending import CLAIM_SIZE, retry_failed, send_pending
+from pipelines.options import send_options
 from pipelines.settings import Settings
 from pipelines.store import connect
-from pipelines.weekly import run_week
+from pipelines.weekly.run import run_week
 from pipelines.weeks import IsoWeek
 from tests.conftest import TODAY, WEEK, tiny_org, write_drop
 from tests.smtp_servers import RecordingHandler, SmtpSink, make_self_signed
@@ -117,7 +118,7 @@ def address(header: str) -> str:
 def test_every_queued_digest_arrives_once_as_a_well_formed_email(queued, start_sink, tmp_path):
     sink = start_sink()
     settings = smtp_settings(tmp_path, sink)
-    report = send_pending(queued, settings)
+    report = send_pending(queued, send_options(settings))
 
     outbox = rows(queued)
     by_id = {r["message_id"]: r for r in outbox.values()}
@@ -140,7 +141,7 @@ def test_every_queued_digest_arrives_once_as_a_well_formed_email(queued, start_s
 
 def test_digests_sent_a_page_at_a_time_each_arrive_once(queued, start_sink, tmp_path):
     sink = start_sink()
-    report = send_pending(queued, smtp_settings(tmp_path, sink), page_size=1)
+    report = send_pending(queued, send_options(smtp_settings(tmp_path, sink)), page_size=1)
     outbox = rows(queued)
     assert len(outbox) >= 3  # one page each
     assert report.states == {"sent": len(outbox)}
@@ -149,23 +150,23 @@ def test_digests_sent_a_page_at_a_time_each_arrive_once(queued, start_sink, tmp_
 
 def test_after_a_page_the_server_accepted_nothing_of_the_rest_are_deferred_untried(queued, start_sink, tmp_path):
     sink = start_sink(always_451=True)
-    report = send_pending(queued, smtp_settings(tmp_path, sink, max_attempts=1), page_size=1)
+    report = send_pending(queued, send_options(smtp_settings(tmp_path, sink, max_attempts=1)), page_size=1)
     outbox = rows(queued)
     assert report.states == {"deferred": len(outbox)}
     tried = [r for r in outbox.values() if r["attempts"]]
     assert len(tried) == 1 < len(outbox)  # the first page only
     assert all(r["last_error"].startswith("not tried:") for r in outbox.values() if not r["attempts"])
     sink.handler.always_451 = False
-    assert send_pending(queued, smtp_settings(tmp_path, sink)).states == {"sent": len(outbox)}
+    assert send_pending(queued, send_options(smtp_settings(tmp_path, sink))).states == {"sent": len(outbox)}
 
 
 def test_a_second_send_after_success_sends_nothing(queued, start_sink, tmp_path):
     sink = start_sink()
     settings = smtp_settings(tmp_path, sink)
-    send_pending(queued, settings)
+    send_pending(queued, send_options(settings))
     count = len(sink.received)
 
-    again = send_pending(queued, settings)
+    again = send_pending(queued, send_options(settings))
 
     assert again.pending == 0
     assert len(sink.received) == count
@@ -173,7 +174,7 @@ def test_a_second_send_after_success_sends_nothing(queued, start_sink, tmp_path)
 
 def test_a_451_on_the_first_attempt_is_retried_and_each_digest_arrives_once(queued, start_sink, tmp_path):
     sink = start_sink(fail_first_451=True)
-    send_pending(queued, smtp_settings(tmp_path, sink))
+    send_pending(queued, send_options(smtp_settings(tmp_path, sink)))
 
     outbox = rows(queued)
     assert Counter(sink.message_ids()) == Counter({r["message_id"]: 1 for r in outbox.values()})
@@ -184,7 +185,7 @@ def test_a_451_on_the_first_attempt_is_retried_and_each_digest_arrives_once(queu
 def test_a_550_for_one_recipient_fails_that_digest_for_good_without_the_address(queued, start_sink, tmp_path):
     refused = address(rows(queued)["E02"]["recipient"])
     sink = start_sink(reject={refused: f"550 5.1.1 <{refused}>: Recipient address rejected"})
-    send_pending(queued, smtp_settings(tmp_path, sink))
+    send_pending(queued, send_options(smtp_settings(tmp_path, sink)))
 
     outbox = rows(queued)
     failed = outbox.pop("E02")
@@ -198,7 +199,7 @@ def test_a_550_for_one_recipient_fails_that_digest_for_good_without_the_address(
 def test_retry_failed_puts_a_permanently_failed_digest_back_in_the_queue(queued, start_sink, tmp_path):
     refused = address(rows(queued)["E02"]["recipient"])
     sink = start_sink(reject={refused: "550 5.1.1 no such user"})
-    send_pending(queued, smtp_settings(tmp_path, sink))
+    send_pending(queued, send_options(smtp_settings(tmp_path, sink)))
     assert states(queued)["E02"] == "failed_permanent"
 
     assert retry_failed(queued) == 1
@@ -210,7 +211,7 @@ def test_retry_failed_puts_a_permanently_failed_digest_back_in_the_queue(queued,
 
 def test_a_connection_dropped_during_data_is_retried_without_losing_a_digest(queued, start_sink, tmp_path):
     sink = start_sink(drop_mid_data=2)
-    send_pending(queued, smtp_settings(tmp_path, sink))
+    send_pending(queued, send_options(smtp_settings(tmp_path, sink)))
 
     outbox = rows(queued)
     assert sink.handler.drops == 2
@@ -221,7 +222,7 @@ def test_a_connection_dropped_during_data_is_retried_without_losing_a_digest(que
 def test_a_relay_that_stays_busy_defers_digests_and_the_next_send_delivers_them(queued, start_sink, tmp_path):
     sink = start_sink(always_451=True)
     settings = smtp_settings(tmp_path, sink, max_attempts=2)
-    send_pending(queued, settings)
+    send_pending(queued, send_options(settings))
 
     deferred = rows(queued)
     assert {(r["state"], r["attempts"]) for r in deferred.values()} == {("deferred", 2)}
@@ -229,7 +230,7 @@ def test_a_relay_that_stays_busy_defers_digests_and_the_next_send_delivers_them(
     assert sink.received == []
 
     sink.handler.always_451 = False
-    report = send_pending(queued, settings)
+    report = send_pending(queued, send_options(settings))
 
     assert report.states == {"sent": len(deferred)}
     assert sorted(sink.message_ids()) == sorted(r["message_id"] for r in deferred.values())
@@ -239,11 +240,11 @@ def test_a_relay_that_stays_busy_defers_digests_and_the_next_send_delivers_them(
 def test_re_running_the_week_after_it_was_sent_sends_nothing(queued, start_sink, tmp_path):
     sink = start_sink()
     settings = smtp_settings(tmp_path, sink)
-    send_pending(queued, settings)
+    send_pending(queued, send_options(settings))
     count = len(sink.received)
 
     week = run_week(queued, settings, IsoWeek.parse(WEEK))
-    again = send_pending(queued, settings, week=WEEK)
+    again = send_pending(queued, send_options(settings), week=WEEK)
 
     assert week.digests_new == 0
     assert again.pending == 0
@@ -254,7 +255,7 @@ def test_re_running_the_week_after_it_was_sent_sends_nothing(queued, start_sink,
 def test_starttls_with_a_self_signed_certificate_delivers_when_the_bundle_trusts_it(queued, start_sink, tmp_path):
     tls = make_self_signed(tmp_path / "tls")
     sink = start_sink(tls=tls)
-    send_pending(queued, smtp_settings(tmp_path, sink, tls="starttls", cert_bundle=tls.cert))
+    send_pending(queued, send_options(smtp_settings(tmp_path, sink, tls="starttls", cert_bundle=tls.cert)))
 
     assert {r["state"] for r in rows(queued).values()} == {"sent"}
     assert len(sink.received) == len(rows(queued))
@@ -264,7 +265,7 @@ def test_starttls_with_a_self_signed_certificate_delivers_when_the_bundle_trusts
 def test_starttls_refuses_a_certificate_nobody_trusts_and_defers(queued, start_sink, tmp_path):
     tls = make_self_signed(tmp_path / "tls")
     sink = start_sink(tls=tls)
-    send_pending(queued, smtp_settings(tmp_path, sink, tls="starttls", max_attempts=2))
+    send_pending(queued, send_options(smtp_settings(tmp_path, sink, tls="starttls", max_attempts=2)))
 
     outbox = rows(queued)
     assert {r["state"] for r in outbox.values()} == {"deferred"}
@@ -280,7 +281,7 @@ def test_a_line_break_in_a_managers_name_cannot_add_a_header(conn, start_sink, t
     )
     queue_week(conn, write_drop(tmp_path / "evil-drop", org), tmp_path)
     sink = start_sink()
-    send_pending(conn, smtp_settings(tmp_path, sink))
+    send_pending(conn, send_options(smtp_settings(tmp_path, sink)))
 
     [got] = [r for r in sink.received if r.message_id == rows(conn)["E02"]["message_id"]]
     message = parse(got.data)
@@ -298,7 +299,7 @@ def test_an_address_the_relay_cannot_take_fails_only_that_digest(conn, start_sin
     queue_week(conn, write_drop(tmp_path / "utf8-drop", org), tmp_path)
     sink = start_sink()
 
-    send_pending(conn, smtp_settings(tmp_path, sink))
+    send_pending(conn, send_options(smtp_settings(tmp_path, sink)))
 
     outbox = states(conn)
     assert outbox.pop("E02") in {"failed_permanent", "deferred"}

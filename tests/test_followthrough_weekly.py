@@ -12,7 +12,7 @@ import pytest
 from pipelines.ingest import IngestOptions, ingest_folder
 from pipelines.settings import Settings
 from pipelines.store import open_store
-from pipelines.weekly import run_week
+from pipelines.weekly.run import run_week
 from pipelines.weeks import IsoWeek
 from tests.conftest import TODAY, WEEK, csv_text, tiny_org, write_drop
 from tests.test_weekly import parts, read_eml, settings_for

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from pipelines.cli import app
 from pipelines.ingest import IngestOptions, ingest_folder
 from pipelines.settings import Settings
-from pipelines.weekly import run_week
+from pipelines.weekly.run import run_week
 from pipelines.weeks import IsoWeek
 from tests.conftest import TODAY, WEEK, tiny_org, write_drop
 

@@ -31,7 +31,8 @@ from pipelines.privacy import (
 from pipelines.settings import Settings, load_settings
 from pipelines.store import connect
 from pipelines.training import training_data
-from pipelines.weekly import plan_week, run_week, score_stage
+from pipelines.weekly.plan import plan_week, score_stage
+from pipelines.weekly.run import run_week
 from pipelines.weeks import IsoWeek
 from tests.conftest import TODAY, WEEK, tiny_org, write_drop
 

@@ -11,7 +11,7 @@ import pytest
 
 from pipelines.ingest import IngestOptions, ingest_folder
 from pipelines.settings import Settings
-from pipelines.weekly import run_week
+from pipelines.weekly.run import run_week
 from pipelines.weeks import IsoWeek
 from tests.conftest import TODAY, WEEK
 

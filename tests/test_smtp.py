@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import aiosmtplib
 import pytest
 
-from nudges.smtp import (
+from nudges.delivery.smtp import (
     DEFERRED,
     FAILED,
     SENT,

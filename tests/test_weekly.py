@@ -13,7 +13,7 @@ import pytest
 
 from pipelines.ingest import IngestOptions, ingest_folder
 from pipelines.settings import Settings
-from pipelines.weekly import run_week
+from pipelines.weekly.run import run_week
 from pipelines.weeks import IsoWeek
 from tests.conftest import TODAY, WEEK, tiny_org, write_drop
 
@@ -140,7 +140,7 @@ def test_a_deleted_outbox_file_comes_back_byte_for_byte(ingested, tmp_path):
 
 
 def test_files_written_a_page_at_a_time_are_every_digest_of_the_week(ingested, tmp_path, monkeypatch):
-    monkeypatch.setattr("nudges.outbox.FILES_PAGE", 1)
+    monkeypatch.setattr("nudges.delivery.files.FILES_PAGE", 1)
     report = run(ingested, tmp_path)
     written = sorted(p.name for p in (tmp_path / "outbox" / WEEK).glob("*.eml"))
     managers = ingested.execute("select manager_id from outbox order by 1").fetchall()

@@ -42,7 +42,7 @@ from pipelines.followthrough import (
     record_assignments,
     record_controls,
 )
-from pipelines.weekly import record_nudges
+from pipelines.weekly.record import record_nudges
 from pipelines.weeks import IsoWeek
 
 # The kinds studied, with the raw event that is their signal: (table, topics).
