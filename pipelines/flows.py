@@ -46,7 +46,7 @@ from nudges.catalog import NudgeKind
 from nudges.outbox import FilesReport
 from nudges.render import Identity
 from pipelines.ingest import ingest_folder, ingest_options
-from pipelines.privacy import apply_data_rules
+from pipelines.privacy.retention import apply_data_rules
 from pipelines.settings import Settings, load_settings
 from pipelines.store import open_store
 from pipelines.training import (

@@ -18,7 +18,7 @@ from models.dataset import TrainingSet, model_input, training_set
 from models.persist import load
 from models.progress import Progress
 from models.train import Trained, TrainOptions, train
-from pipelines.privacy import opted_out_ids
+from pipelines.privacy.optout import opted_out_ids
 from pipelines.settings import Settings
 from pipelines.store import open_store
 

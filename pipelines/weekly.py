@@ -64,7 +64,8 @@ from pipelines.followthrough import (
     withheld_before,
 )
 from pipelines.hr_report import write_report
-from pipelines.privacy import apply_data_rules, without_opted_out
+from pipelines.privacy.optout import without_opted_out
+from pipelines.privacy.retention import apply_data_rules
 from pipelines.sending import send_pending
 from pipelines.settings import Settings
 from pipelines.weeks import IsoWeek
