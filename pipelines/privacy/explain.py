@@ -20,6 +20,7 @@ import numpy as np
 from core.contract import SOURCES
 from core.db import fetch_one, fetch_value, quote_ident, utcnow
 from core.errors import PrivacyError
+from core.templating import environment
 from models.features import Features, compute_features
 from pipelines.privacy.audit import write_audit
 from pipelines.privacy.forgotten import forgotten_among
@@ -262,6 +263,4 @@ def explanation_text(e: Explanation) -> str:
 
 def explanation_html(e: Explanation) -> str:
     """The page as HTML (templates/explain.html, autoescaped)."""
-    from core.templating import environment
-
     return environment().get_template("explain.html").render(e=e)

@@ -23,6 +23,8 @@ import duckdb
 
 from core.db import fetch_one, fetch_value, quote_ident, utcnow
 from core.errors import PrivacyError
+from core.files import atomic_write
+from nudges.outbox import safe_filename
 from pipelines.privacy.audit import write_audit
 from pipelines.privacy.forgotten import forgotten_among, forgotten_key
 from pipelines.privacy.identity import KEEP_ROW, check_id, is_known, person_columns
@@ -158,8 +160,6 @@ def _forget_digests(
     Their own digests (as recipient) go with the generic delete of rows naming them.
     """
     # The outbox's own file naming, so the files found are the ones it wrote.
-    from nudges.outbox import safe_filename
-
     own = [w for (w,) in conn.execute("select week from outbox where manager_id = ?", [employee_id]).fetchall()]
     delete_files = [
         p for week in own for p in (outbox_dir / week / f"{safe_filename(employee_id)}{ext}" for ext in (".eml", ".html"))
@@ -234,8 +234,6 @@ def _forget_rows(
 
 
 def _apply_files(delete: list[Path], redact: dict[Path, bytes], outbox_dir: Path) -> None:
-    from core.files import atomic_write
-
     failed: list[str] = []
     for path in delete:
         try:
