@@ -73,8 +73,8 @@ from core.templating import environment  # noqa: E402
 from models.stars import flagged as flagged_stars
 from nudges.render import ItemView  # noqa: E402
 from pipelines.ingest import IngestOptions, ingest_folder  # noqa: E402
-from pipelines.options import threshold
-from pipelines.privacy import apply_data_rules  # noqa: E402
+from pipelines.options import threshold  # noqa: E402
+from pipelines.privacy.retention import apply_data_rules  # noqa: E402
 from pipelines.settings import Settings  # noqa: E402
 from pipelines.store import connect
 from pipelines.synthetic import SynthSpec, generate  # noqa: E402

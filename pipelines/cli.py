@@ -94,7 +94,7 @@ def ingest(
 def _ingest(settings: Any, folder: Path) -> Any:
     from core.db import utcnow
     from pipelines.ingest import ingest_folder, ingest_options
-    from pipelines.privacy import sync_opt_out_file
+    from pipelines.privacy.optout import sync_opt_out_file
     from pipelines.store import open_store
 
     options = ingest_options(settings)

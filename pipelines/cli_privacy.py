@@ -50,7 +50,7 @@ def explain(
     actor: ActorOption = None,
 ) -> None:
     """For HR: what the store holds on one person, their latest score's drivers and every nudge about them."""
-    from pipelines.privacy import explanation_html, explanation_text
+    from pipelines.privacy.explain import explanation_html, explanation_text
 
     settings = _settings()
     explanation = _explain(settings, employee_id, week, _actor(actor))
@@ -64,7 +64,7 @@ def explain(
 
 def _explain(settings: Any, employee_id: str, week_text: str | None, actor: str) -> Any:
     from models.dataset import attributes_frame
-    from pipelines.privacy import ExplainOptions, explain
+    from pipelines.privacy.explain import ExplainOptions, explain
     from pipelines.store import open_store
     from pipelines.weekly.plan import score_stage
     from pipelines.weeks import IsoWeek
@@ -95,7 +95,8 @@ def forget(
     actor: ActorOption = None,
 ) -> None:
     """Erase one person: every row about them, digests naming them redacted; audited without their id."""
-    from pipelines.privacy import compact_store, forget
+    from pipelines.privacy.forget import forget
+    from pipelines.privacy.retention import compact_store
     from pipelines.store import open_store
 
     settings = _settings()
@@ -154,7 +155,7 @@ def opt_out_add(
     actor: ActorOption = None,
 ) -> None:
     """Opt people out from the next run on (never scored, never named, not trained on)."""
-    from pipelines.privacy import add_opt_outs
+    from pipelines.privacy.optout import add_opt_outs
 
     added = _with_store(lambda conn: add_opt_outs(conn, ids, actor=_actor(actor), force=force))
     console.print(f"{added:,} opted out ({len(set(ids)) - added:,} already were).")
@@ -164,7 +165,7 @@ def opt_out_add(
 @handles_errors
 def opt_out_remove(ids: IdsArgument, actor: ActorOption = None) -> None:
     """Opt people back in (an id still in [privacy] opt_out_file returns at the next sync)."""
-    from pipelines.privacy import remove_opt_outs
+    from pipelines.privacy.optout import remove_opt_outs
 
     removed = _with_store(lambda conn: remove_opt_outs(conn, ids, actor=_actor(actor)))
     console.print(f"{removed:,} opted back in ({len(set(ids)) - removed:,} were not opted out).")
@@ -174,7 +175,7 @@ def opt_out_remove(ids: IdsArgument, actor: ActorOption = None) -> None:
 @handles_errors
 def opt_out_list() -> None:
     """Print how many people opted out, and their ids (with where each came from)."""
-    from pipelines.privacy import list_opt_outs, sync_opt_out_file
+    from pipelines.privacy.optout import list_opt_outs, sync_opt_out_file
 
     settings = _settings()
     rows = _with_store(lambda conn: (sync_opt_out_file(conn, settings.privacy.opt_out_file), list_opt_outs(conn))[1])

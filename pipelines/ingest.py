@@ -32,7 +32,7 @@ from core.contract import (
 )
 from core.db import ID_PATTERN, fetch_one, fetch_value, quote_ident, transaction, utcnow
 from core.errors import IngestError
-from pipelines.privacy import drop_forgotten_rows
+from pipelines.privacy.forgotten import drop_forgotten_rows
 from pipelines.readers import STAGE, NeedsExactRead, Staged, stage_file
 from pipelines.settings import Settings
 

@@ -260,7 +260,7 @@ class ReportSettings(Section):
 
 
 class PrivacySettings(Section):
-    """Data rights (pipelines/privacy.py): who is never scored, named in a digest or used in training."""
+    """Data rights (pipelines/privacy/): who is never scored, named in a digest or used in training."""
 
     # A CSV with an `employee_id` header, or a text file of one id per line (# starts a comment);
     # synced into the store's opt-out list at every ingest and weekly run. None: no file.

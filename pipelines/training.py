@@ -19,7 +19,7 @@ from models.persist import load
 from models.progress import Progress
 from models.train import Trained, train
 from pipelines.options import train_options
-from pipelines.privacy import opted_out_ids
+from pipelines.privacy.optout import opted_out_ids
 from pipelines.settings import Settings
 from pipelines.store import open_store
 

@@ -17,17 +17,15 @@ from typer.testing import CliRunner
 from core.errors import ConfigError, PrivacyError
 from pipelines.cli import app
 from pipelines.ingest import IngestOptions, ingest_folder
-from pipelines.privacy import (
+from pipelines.privacy.explain import (
     ExplainOptions,
-    add_opt_outs,
-    compact_store,
     explain,
     explanation_html,
     explanation_text,
-    forget,
-    purge_old_events,
-    sync_opt_out_file,
 )
+from pipelines.privacy.forget import forget
+from pipelines.privacy.optout import add_opt_outs, sync_opt_out_file
+from pipelines.privacy.retention import compact_store, purge_old_events
 from pipelines.settings import Settings, load_settings
 from pipelines.store import connect
 from pipelines.training import training_data

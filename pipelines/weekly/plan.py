@@ -32,7 +32,7 @@ from pipelines.followthrough import (
     load_assignments,
     withheld_before,
 )
-from pipelines.privacy import without_opted_out
+from pipelines.privacy.optout import without_opted_out
 from pipelines.settings import Settings
 from pipelines.weekly.queries import load_last_sent, load_people, load_previous_managers
 from pipelines.weekly.stage import announced

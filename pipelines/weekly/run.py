@@ -30,7 +30,7 @@ from pipelines.followthrough import (
     record_demotions,
 )
 from pipelines.hr_report import write_report
-from pipelines.privacy import apply_data_rules
+from pipelines.privacy.retention import apply_data_rules
 from pipelines.settings import Settings
 from pipelines.weekly.plan import (
     WeekPlan,
