@@ -32,8 +32,15 @@ from core.contract import (
 )
 from core.db import ID_PATTERN, fetch_one, fetch_value, quote_ident, transaction, utcnow
 from core.errors import IngestError
+from pipelines.connectors.base import (
+    STAGE,
+    ExportFile,
+    NeedsExactRead,
+    Staged,
+    drop_stage,
+)
+from pipelines.connectors.registry import stage_export
 from pipelines.privacy import drop_forgotten_rows
-from pipelines.readers import STAGE, NeedsExactRead, Staged, stage_file
 from pipelines.settings import Settings
 
 Progress = Callable[[str, int, int], None]  # (file, files done, files total)
@@ -232,9 +239,8 @@ def _ingest_once(
             raise
         if progress:
             progress("", len(files), len(files))
-        conn.execute(f"drop view if exists {STAGE}")
-        for table in ("_stage_raw", "_rejects", "_rejects_scan", "_checked"):
-            conn.execute(f"drop table if exists {table}")
+        drop_stage(conn)
+        conn.execute("drop table if exists _checked")
     return report
 
 
@@ -267,9 +273,8 @@ def _ingest_file(
             [stat.st_size, stat.st_mtime_ns, drop.relative],
         )
         return FileReport(drop.relative, drop.source.name, "unchanged")
-    staged = stage_file(
-        conn, drop.path, display=drop.relative, delimiter=options.csv_delimiter, exact=exact, lines=scanned.lines
-    )
+    export = ExportFile(drop.path, display=drop.relative, lines=scanned.lines, exact=exact)
+    staged = stage_export(conn, drop.source, export, _connector_options(options))
     mapping = _map_headers(drop, staged, options.columns.get(drop.source.name, {}))
     if staged.rows + len(staged.rejects) == 0 and drop.source is not EMPLOYEES:
         return _empty_file(conn, drop)
@@ -313,6 +318,11 @@ def _ingest_file(
     log.info("%s: %d rows read, %d loaded, %d quarantined", drop.relative, rows_read, counts.rows_loaded,
              counts.rows_quarantined)
     return counts
+
+
+def _connector_options(options: IngestOptions) -> Mapping[str, object]:
+    """The drop folder's format options: today only the CSV delimiter of `[ingest]`."""
+    return {"delimiter": options.csv_delimiter} if options.csv_delimiter else {}
 
 
 def _empty_file(conn: duckdb.DuckDBPyConnection, drop: DropFile) -> FileReport:
