@@ -58,7 +58,8 @@ import pyarrow as pa  # noqa: E402
 from nudges.mime import digest_bytes  # noqa: E402
 from nudges.outbox import enqueue_table  # noqa: E402
 from nudges.render import Digest, Identity  # noqa: E402
-from pipelines.ingest import IngestOptions, ingest_folder  # noqa: E402
+from pipelines.ingest.load import ingest_folder  # noqa: E402
+from pipelines.ingest.options import IngestOptions  # noqa: E402
 from pipelines.sending import envelope_address, send_pending  # noqa: E402
 from pipelines.settings import Settings  # noqa: E402
 from pipelines.store import connect  # noqa: E402

@@ -93,7 +93,8 @@ def ingest(
 
 def _ingest(settings: Any, folder: Path) -> Any:
     from core.db import utcnow
-    from pipelines.ingest import ingest_folder, ingest_options
+    from pipelines.ingest.load import ingest_folder
+    from pipelines.ingest.options import ingest_options
     from pipelines.privacy import sync_opt_out_file
     from pipelines.store import open_store
 

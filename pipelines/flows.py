@@ -45,7 +45,8 @@ from nudges.batches import RenderedBatch, RenderJob, render_job
 from nudges.catalog import NudgeKind
 from nudges.outbox import FilesReport
 from nudges.render import Identity
-from pipelines.ingest import ingest_folder, ingest_options
+from pipelines.ingest.load import ingest_folder
+from pipelines.ingest.options import ingest_options
 from pipelines.privacy import apply_data_rules
 from pipelines.settings import Settings, load_settings
 from pipelines.store import open_store

@@ -28,7 +28,8 @@ import pyarrow as pa
 import pytest
 
 from nudges.outbox import enqueue_table
-from pipelines.ingest import IngestOptions, ingest_folder
+from pipelines.ingest.load import ingest_folder
+from pipelines.ingest.options import IngestOptions
 from pipelines.sending import CLAIM_SIZE, retry_failed, send_pending
 from pipelines.settings import Settings
 from pipelines.store import connect

@@ -126,7 +126,8 @@ def history(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_retrain_promotes_a_first_model_and_says_why(history, tmp_path):
     from pipelines.flows import retrain
-    from pipelines.ingest import ingest_folder, ingest_options
+    from pipelines.ingest.load import ingest_folder
+    from pipelines.ingest.options import ingest_options
     from pipelines.settings import load_settings
     from pipelines.store import open_store
 

@@ -12,7 +12,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from core.errors import IngestError
-from pipelines.ingest import IngestOptions, ingest_folder
+from pipelines.ingest.load import ingest_folder
+from pipelines.ingest.options import IngestOptions
 from tests.conftest import TODAY, csv_text, tiny_org, write_drop
 
 OPTIONS = IngestOptions(today=TODAY)
@@ -186,7 +187,7 @@ def test_an_unchanged_file_is_not_read_again(conn, drop, monkeypatch):
     def must_not_hash(path):
         raise AssertionError(f"{path} was read again")
 
-    monkeypatch.setattr("pipelines.ingest.scan_file", must_not_hash)
+    monkeypatch.setattr("pipelines.ingest.load.scan_file", must_not_hash)
     report = ingest_folder(conn, drop, OPTIONS)
     assert {f.status for f in report.files} == {"unchanged"}
 
