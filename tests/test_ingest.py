@@ -385,3 +385,26 @@ def test_a_csv_duckdb_cannot_read_is_read_line_by_line_and_loaded_once(conn, tmp
     # The retry after DuckDB gave up started from a clean slate: every other file loaded once.
     assert count(conn, "employees") == 20
     assert conn.execute("select count(*) from ingested_files").fetchone()[0] == len(report.files)
+
+
+def test_every_ingest_records_its_run_in_the_store(conn, drop):
+    """The demo's guard reads these rows, so an ingest leaves one whoever called it (the CLI, the flow)."""
+    first = ingest_folder(conn, drop, OPTIONS)
+    again = ingest_folder(conn, drop, OPTIONS)
+    rows = conn.execute("select run_id, week, status, summary, started_at <= finished_at from runs where kind = 'ingest'")
+    runs = {run_id: (week, status, json.loads(summary), ordered) for run_id, week, status, summary, ordered in rows.fetchall()}
+    folder = str(drop.resolve())
+    assert runs == {
+        first.run_id: (None, "completed", {"folder": folder, "files_loaded": 6, "rows_loaded": first.rows_loaded,
+                                            "rows_quarantined": 0}, True),
+        again.run_id: (None, "completed", {"folder": folder, "files_loaded": 0, "rows_loaded": 0,
+                                            "rows_quarantined": 0}, True),
+    }
+
+
+def test_a_failed_ingest_records_no_run(conn, tmp_path):
+    files = tiny_org()
+    del files["performance.csv"]
+    with pytest.raises(IngestError, match="missing required file"):
+        ingest_folder(conn, write_drop(tmp_path / "d", files), OPTIONS)
+    assert count(conn, "runs") == 0

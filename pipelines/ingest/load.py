@@ -1,4 +1,4 @@
-"""Loading: the folder as one transaction, each changed file staged, checked and swapped in.
+"""Loading: the folder as one transaction, each changed file staged, checked and swapped in, the run recorded.
 
 A failure anywhere rolls the whole folder back, so the store is as it was. A CSV that
 DuckDB's fast reader gives up on spoils the transaction: the folder is ingested again,
@@ -7,11 +7,13 @@ that file read the exact way.
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
 from collections import Counter
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import datetime
 from pathlib import Path
 
 import duckdb
@@ -41,6 +43,8 @@ log = logging.getLogger("retention.ingest")
 RECORDED_FILE = "select sha256, size, mtime_ns from ingested_files where path = ?"
 TOUCH_FILE = "update ingested_files set size = ?, mtime_ns = ? where path = ?"
 RECORD_FILE = "insert or replace into ingested_files values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+# The run, as `retention demo` reads it back to refuse mixing its people into another folder's store.
+RECORD_RUN = "insert into runs values (?, 'ingest', null, ?, ?, 'completed', ?)"
 FIRST_REJECT = "select _line, _reason from _checked where _reason is not null order by _line limit 1"
 LOADED_ROWS = "insert into {table} ({cols}, _file, _line) select {cols}, ?, _line from _checked where _reason is null"
 QUARANTINED_ROWS = (
@@ -66,12 +70,13 @@ def ingest_folder(
     run_id: str | None = None,
     progress: Progress | None = None,
 ) -> IngestReport:
-    """Load every changed file of `folder`, all or nothing."""
+    """Load every changed file of `folder`, all or nothing, and record the run in `runs`."""
     run_id = run_id or uuid.uuid4().hex
+    started = utcnow()
     exact: set[Path] = set()
     while True:
         try:
-            return _ingest_once(conn, folder, options, run_id=run_id, progress=progress, exact=exact)
+            return _ingest_once(conn, folder, options, run_id=run_id, started=started, progress=progress, exact=exact)
         except NeedsExactRead as retry:
             # Rolled back: DuckDB could not read that CSV as a whole. Start again, reading it line by line.
             if retry.path in exact:
@@ -85,6 +90,7 @@ def _ingest_once(
     options: IngestOptions,
     *,
     run_id: str,
+    started: datetime,
     progress: Progress | None,
     exact: set[Path],
 ) -> IngestReport:
@@ -108,7 +114,19 @@ def _ingest_once(
             progress("", len(files), len(files))
         drop_stage(conn)
         conn.execute("drop table if exists _checked")
+        _record_run(conn, report, folder, started)
     return report
+
+
+def _record_run(conn: duckdb.DuckDBPyConnection, report: IngestReport, folder: Path, started: datetime) -> None:
+    """One `runs` row per ingest, whoever called it (the CLI, the flow), committed with the data."""
+    summary = {
+        "folder": str(folder.resolve()),
+        "files_loaded": sum(f.status == "loaded" for f in report.files),
+        "rows_loaded": report.rows_loaded,
+        "rows_quarantined": report.rows_quarantined,
+    }
+    conn.execute(RECORD_RUN, [report.run_id, started, utcnow(), json.dumps(summary)])
 
 
 def _ingest_file(
