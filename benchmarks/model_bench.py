@@ -77,7 +77,8 @@ from models.persist import load, save
 from models.score import model_scores
 from models.stars import StarRule, star_mask
 from models.train import TrainOptions, time_splits, train
-from pipelines.ingest import IngestOptions, ingest_folder
+from pipelines.ingest.load import ingest_folder
+from pipelines.ingest.options import IngestOptions
 from pipelines.store import connect
 from pipelines.synthetic import SynthSpec, generate
 from pipelines.weeks import IsoWeek

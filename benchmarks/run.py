@@ -72,7 +72,8 @@ from core.db import few_checkpoints  # noqa: E402
 from core.templating import environment  # noqa: E402
 from models.stars import flagged as flagged_stars
 from nudges.render import ItemView  # noqa: E402
-from pipelines.ingest import IngestOptions, ingest_folder  # noqa: E402
+from pipelines.ingest.load import ingest_folder  # noqa: E402
+from pipelines.ingest.options import IngestOptions  # noqa: E402
 from pipelines.options import threshold  # noqa: E402
 from pipelines.privacy.retention import apply_data_rules  # noqa: E402
 from pipelines.settings import Settings  # noqa: E402

@@ -62,7 +62,8 @@ from nudges.delivery.outbox import (
 from nudges.delivery.send import send_pending  # noqa: E402
 from nudges.mime import digest_bytes  # noqa: E402
 from nudges.render import Digest, Identity  # noqa: E402
-from pipelines.ingest import IngestOptions, ingest_folder  # noqa: E402
+from pipelines.ingest.load import ingest_folder  # noqa: E402
+from pipelines.ingest.options import IngestOptions  # noqa: E402
 from pipelines.options import send_options
 from pipelines.settings import Settings  # noqa: E402
 from pipelines.store import connect  # noqa: E402

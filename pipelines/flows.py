@@ -47,7 +47,8 @@ from nudges.catalog import NudgeKind
 from nudges.delivery.files import FilesReport
 from nudges.render import Identity
 from pipelines import options
-from pipelines.ingest import ingest_folder, ingest_options
+from pipelines.ingest.load import ingest_folder
+from pipelines.options import ingest_options
 from pipelines.settings import Settings, load_settings
 from pipelines.store import open_store
 from pipelines.training import (

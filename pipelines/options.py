@@ -15,6 +15,7 @@ from nudges.delivery.send import SendOptions
 from nudges.delivery.smtp import SmtpConfig
 from nudges.render import Identity
 from nudges.select import SelectionPolicy
+from pipelines.ingest.options import IngestOptions
 from pipelines.settings import Settings
 
 
@@ -99,3 +100,18 @@ def smtp_config(settings: Settings) -> SmtpConfig:
 
 def send_options(settings: Settings) -> SendOptions:
     return SendOptions(smtp=smtp_config(settings), sender=settings.email.sender)
+
+
+def ingest_options(settings: Settings) -> IngestOptions:
+    """The [ingest] section as options: one place, for the CLI and the flow alike."""
+    i = settings.ingest
+    return IngestOptions(
+        columns=i.columns,
+        date_format=i.date_format,
+        max_reject_share=i.max_reject_share,
+        csv_delimiter=i.csv_delimiter,
+        rating_min=i.rating_min,
+        rating_max=i.rating_max,
+        earliest_year=i.earliest_year,
+        extra_columns=tuple(i.extra_columns),
+    )

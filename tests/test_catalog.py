@@ -13,7 +13,8 @@ from core.errors import ConfigError
 from models.features import compute_features
 from nudges.catalog import DEFAULT_CATALOG, EVIDENCE_KINDS, SEVERAL, load_catalog
 from nudges.select import KINDS_FIRED, signals
-from pipelines.ingest import IngestOptions, ingest_folder
+from pipelines.ingest.load import ingest_folder
+from pipelines.ingest.options import IngestOptions
 from scripts import essay_fingerprint
 from tests.conftest import TODAY
 

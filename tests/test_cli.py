@@ -80,6 +80,18 @@ def test_ingest_of_a_missing_folder_names_it(in_tmp):
     assert "drop folder nowhere does not exist" in result.output
 
 
+def test_ingest_leaves_one_run_row_naming_its_folder(in_tmp):
+    from pipelines.store import open_store
+
+    write_drop(in_tmp / "drop", tiny_org())
+    assert runner.invoke(app, ["ingest", "drop"]).exit_code == 0
+    with open_store(in_tmp / "retention.duckdb", read_only=True) as conn:
+        rows = conn.execute("select kind, status, summary from runs").fetchall()
+    assert [(kind, status, json.loads(summary)["folder"]) for kind, status, summary in rows] == [
+        ("ingest", "completed", str((in_tmp / "drop").resolve()))
+    ]
+
+
 @flows
 def test_run_before_any_ingest_explains_itself(in_tmp):
     result = runner.invoke(app, ["run", "--week", "2026-W48"])

@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 from core.db import transaction
 from models.dataset import label_frame, monthly_snapshots, training_set
 from models.features import snapshot_frame
-from pipelines.ingest import IngestOptions, ingest_folder
+from pipelines.ingest.load import ingest_folder
+from pipelines.ingest.options import IngestOptions
 from pipelines.store import connect
 from tests.conftest import TODAY, tiny_org, write_drop
 

@@ -29,7 +29,8 @@ import pytest
 
 from nudges.delivery.outbox import enqueue_table, retry_failed
 from nudges.delivery.send import CLAIM_SIZE, send_pending
-from pipelines.ingest import IngestOptions, ingest_folder
+from pipelines.ingest.load import ingest_folder
+from pipelines.ingest.options import IngestOptions
 from pipelines.options import send_options
 from pipelines.settings import Settings
 from pipelines.store import connect

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.ingest import IngestOptions, ingest_folder
+from pipelines.ingest.load import ingest_folder
+from pipelines.ingest.options import IngestOptions
 from pipelines.store import open_store
 from pipelines.synth.experiment import (
     ExperimentResult,

@@ -10,7 +10,8 @@ from sklearn.metrics import roc_auc_score
 
 from models.features import compute_features
 from models.rules import RuleWeights, rules_score
-from pipelines.ingest import IngestOptions, ingest_folder
+from pipelines.ingest.load import ingest_folder
+from pipelines.ingest.options import IngestOptions
 from pipelines.synthetic import SynthSpec, generate
 from tests.conftest import TODAY, tiny_org, write_drop
 

@@ -114,6 +114,27 @@ def test_a_second_run_of_the_same_week_in_the_same_process_is_refused(tmp_path):
     assert not (tmp_path / "retention.duckdb").exists() or not outbox_rows(tmp_path / "retention.duckdb")
 
 
+def test_the_flows_ingest_is_recorded_so_the_demo_will_not_mix_into_its_store(tmp_path):
+    """The run row used to be written by `retention ingest` only: a store the flow filled looked empty to the guard."""
+    from core.errors import ConfigError
+    from pipelines.cli import _guard_demo_store
+    from pipelines.flows import weekly_digest
+    from pipelines.settings import load_settings
+    from pipelines.store import open_store
+
+    write_drop(tmp_path / "drop", tiny_org(TODAY))
+    config = write_config(tmp_path)
+    state = weekly_digest(week=WEEK, config_path=str(config), return_state=True)
+    assert state.is_completed(), state.message
+    with open_store(tmp_path / "retention.duckdb", read_only=True) as conn:
+        rows = conn.execute("select status, summary from runs where kind = 'ingest'").fetchall()
+    assert [(status, json.loads(summary)["folder"]) for status, summary in rows] == [
+        ("completed", str((tmp_path / "drop").resolve()))
+    ]
+    with pytest.raises(ConfigError, match="will not mix"):
+        _guard_demo_store(load_settings(config), tmp_path / "demo-data")
+
+
 @pytest.fixture(scope="module")
 def history(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A synthetic org with enough history to train on."""
@@ -126,7 +147,8 @@ def history(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_retrain_promotes_a_first_model_and_says_why(history, tmp_path):
     from pipelines.flows import retrain
-    from pipelines.ingest import ingest_folder, ingest_options
+    from pipelines.ingest.load import ingest_folder
+    from pipelines.options import ingest_options
     from pipelines.settings import load_settings
     from pipelines.store import open_store
 

@@ -10,7 +10,8 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from pipelines.cli import app
-from pipelines.ingest import IngestOptions, ingest_folder
+from pipelines.ingest.load import ingest_folder
+from pipelines.ingest.options import IngestOptions
 from pipelines.settings import Settings
 from pipelines.weekly.run import run_week
 from pipelines.weeks import IsoWeek

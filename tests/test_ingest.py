@@ -12,7 +12,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from core.errors import IngestError
-from pipelines.ingest import IngestOptions, ingest_folder
+from pipelines.ingest.load import ingest_folder
+from pipelines.ingest.options import IngestOptions
 from tests.conftest import TODAY, csv_text, tiny_org, write_drop
 
 OPTIONS = IngestOptions(today=TODAY)
@@ -186,7 +187,7 @@ def test_an_unchanged_file_is_not_read_again(conn, drop, monkeypatch):
     def must_not_hash(path):
         raise AssertionError(f"{path} was read again")
 
-    monkeypatch.setattr("pipelines.ingest.scan_file", must_not_hash)
+    monkeypatch.setattr("pipelines.ingest.load.scan_file", must_not_hash)
     report = ingest_folder(conn, drop, OPTIONS)
     assert {f.status for f in report.files} == {"unchanged"}
 
@@ -384,3 +385,26 @@ def test_a_csv_duckdb_cannot_read_is_read_line_by_line_and_loaded_once(conn, tmp
     # The retry after DuckDB gave up started from a clean slate: every other file loaded once.
     assert count(conn, "employees") == 20
     assert conn.execute("select count(*) from ingested_files").fetchone()[0] == len(report.files)
+
+
+def test_every_ingest_records_its_run_in_the_store(conn, drop):
+    """The demo's guard reads these rows, so an ingest leaves one whoever called it (the CLI, the flow)."""
+    first = ingest_folder(conn, drop, OPTIONS)
+    again = ingest_folder(conn, drop, OPTIONS)
+    rows = conn.execute("select run_id, week, status, summary, started_at <= finished_at from runs where kind = 'ingest'")
+    runs = {run_id: (week, status, json.loads(summary), ordered) for run_id, week, status, summary, ordered in rows.fetchall()}
+    folder = str(drop.resolve())
+    assert runs == {
+        first.run_id: (None, "completed", {"folder": folder, "files_loaded": 6, "rows_loaded": first.rows_loaded,
+                                            "rows_quarantined": 0}, True),
+        again.run_id: (None, "completed", {"folder": folder, "files_loaded": 0, "rows_loaded": 0,
+                                            "rows_quarantined": 0}, True),
+    }
+
+
+def test_a_failed_ingest_records_no_run(conn, tmp_path):
+    files = tiny_org()
+    del files["performance.csv"]
+    with pytest.raises(IngestError, match="missing required file"):
+        ingest_folder(conn, write_drop(tmp_path / "d", files), OPTIONS)
+    assert count(conn, "runs") == 0

@@ -11,7 +11,8 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from core.errors import IngestError
-from pipelines.ingest import IngestOptions, ingest_folder
+from pipelines.ingest.load import ingest_folder
+from pipelines.ingest.options import IngestOptions
 from pipelines.store import connect
 from tests.conftest import TODAY, tiny_org, write_drop
 

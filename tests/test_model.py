@@ -26,7 +26,8 @@ from models.features import compute_features
 from models.persist import MODEL_FILE, load, save
 from models.score import model_scores, usable_model
 from models.train import Trained, TrainOptions, time_splits, train
-from pipelines.ingest import IngestOptions, ingest_folder
+from pipelines.ingest.load import ingest_folder
+from pipelines.ingest.options import IngestOptions
 from pipelines.store import connect
 from pipelines.synthetic import SynthSpec, generate
 

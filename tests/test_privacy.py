@@ -16,7 +16,8 @@ from typer.testing import CliRunner
 
 from core.errors import ConfigError, PrivacyError
 from pipelines.cli import app
-from pipelines.ingest import IngestOptions, ingest_folder
+from pipelines.ingest.load import ingest_folder
+from pipelines.ingest.options import IngestOptions
 from pipelines.privacy.explain import (
     ExplainOptions,
     explain,

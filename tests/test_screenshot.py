@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.ingest import IngestOptions, ingest_folder
+from pipelines.ingest.load import ingest_folder
+from pipelines.ingest.options import IngestOptions
 from pipelines.settings import Settings
 from pipelines.weekly.run import run_week
 from pipelines.weeks import IsoWeek

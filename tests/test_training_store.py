@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from models.progress import Step
-from pipelines.ingest import IngestOptions, ingest_folder
+from pipelines.ingest.load import ingest_folder
+from pipelines.ingest.options import IngestOptions
 from pipelines.settings import Settings
 from pipelines.store import connect
 from pipelines.synthetic import SynthSpec, generate
