@@ -391,7 +391,7 @@ def _guard_demo_store(settings: Any, data: Path) -> None:
 @handles_errors
 def config_show() -> None:
     """Print the effective configuration (file + environment), secrets masked."""
-    from pipelines.settings import resolve_config_path, settings_as_toml
+    from pipelines.config import resolve_config_path, settings_as_toml
 
     settings = _settings()
     source = resolve_config_path(_State.config)

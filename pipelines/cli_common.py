@@ -97,7 +97,7 @@ def _log_our_stages() -> None:
 
 
 def _settings(overrides: dict[str, Any] | None = None) -> Any:
-    from pipelines.settings import load_settings
+    from pipelines.config import load_settings
 
     return load_settings(_State.config, overrides=overrides)
 

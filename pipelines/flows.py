@@ -47,9 +47,10 @@ from nudges.catalog import NudgeKind
 from nudges.delivery.files import FilesReport
 from nudges.render import Identity
 from pipelines import options
+from pipelines.config import load_settings
 from pipelines.ingest.load import ingest_folder
 from pipelines.options import ingest_options
-from pipelines.settings import Settings, load_settings
+from pipelines.settings import Settings
 from pipelines.store import open_store
 from pipelines.training import (
     Promotion,

@@ -1,6 +1,6 @@
 """Gather the HR summary's inputs from the store and a week's plan, then write it.
 
-`nudges.report` decides what may be shown (pooling, suppression); this module
+`nudges.report` and `nudges.suppression` decide what may be shown (pooling, suppression); this module
 only reads aggregates from DuckDB and writes `<report dir>/<week>/hr-summary.json`
 and `.html`. What was sent comes from the store (the week's outbox, nudges and
 decisions); `retention report` refuses a week that has not run (`check_week_ran`).

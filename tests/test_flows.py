@@ -118,8 +118,8 @@ def test_the_flows_ingest_is_recorded_so_the_demo_will_not_mix_into_its_store(tm
     """The run row used to be written by `retention ingest` only: a store the flow filled looked empty to the guard."""
     from core.errors import ConfigError
     from pipelines.cli import _guard_demo_store
+    from pipelines.config import load_settings
     from pipelines.flows import weekly_digest
-    from pipelines.settings import load_settings
     from pipelines.store import open_store
 
     write_drop(tmp_path / "drop", tiny_org(TODAY))
@@ -146,10 +146,10 @@ def history(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_retrain_promotes_a_first_model_and_says_why(history, tmp_path):
+    from pipelines.config import load_settings
     from pipelines.flows import retrain
     from pipelines.ingest.load import ingest_folder
     from pipelines.options import ingest_options
-    from pipelines.settings import load_settings
     from pipelines.store import open_store
 
     config = write_config(tmp_path, flows={"drop_dir": str(history / "drop")})

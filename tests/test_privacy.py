@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 
 from core.errors import ConfigError, PrivacyError
 from pipelines.cli import app
+from pipelines.config import load_settings
 from pipelines.ingest.load import ingest_folder
 from pipelines.ingest.options import IngestOptions
 from pipelines.privacy.explain import (
@@ -27,7 +28,7 @@ from pipelines.privacy.explain import (
 from pipelines.privacy.forget import forget
 from pipelines.privacy.optout import add_opt_outs, sync_opt_out_file
 from pipelines.privacy.retention import compact_store, purge_old_events
-from pipelines.settings import Settings, load_settings
+from pipelines.settings import Settings
 from pipelines.store import connect
 from pipelines.training import training_data
 from pipelines.weekly.plan import plan_week, score_stage

@@ -9,12 +9,8 @@ from pathlib import Path
 import pytest
 
 from core.errors import ConfigError
-from pipelines.settings import (
-    Settings,
-    load_settings,
-    settings_as_dict,
-    settings_as_toml,
-)
+from pipelines.config import load_settings, settings_as_dict, settings_as_toml
+from pipelines.settings import Settings
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
