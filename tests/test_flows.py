@@ -117,8 +117,7 @@ def test_a_second_run_of_the_same_week_in_the_same_process_is_refused(tmp_path):
 def test_the_flows_ingest_is_recorded_so_the_demo_will_not_mix_into_its_store(tmp_path):
     """The run row used to be written by `retention ingest` only: a store the flow filled looked empty to the guard."""
     from core.errors import ConfigError
-    from pipelines.cli import _guard_demo_store
-    from pipelines.config import load_settings
+    from pipelines.demo import guard_demo_store
     from pipelines.flows import weekly_digest
     from pipelines.store import open_store
 
@@ -132,7 +131,7 @@ def test_the_flows_ingest_is_recorded_so_the_demo_will_not_mix_into_its_store(tm
         ("completed", str((tmp_path / "drop").resolve()))
     ]
     with pytest.raises(ConfigError, match="will not mix"):
-        _guard_demo_store(load_settings(config), tmp_path / "demo-data")
+        guard_demo_store(tmp_path / "retention.duckdb", tmp_path / "demo-data")
 
 
 @pytest.fixture(scope="module")

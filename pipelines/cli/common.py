@@ -1,4 +1,4 @@
-"""What every `retention` command shares: the Typer apps, the consoles, error handling, settings, progress."""
+"""What every `retention` command shares: the consoles, error handling, settings, progress."""
 
 from __future__ import annotations
 
@@ -29,20 +29,9 @@ from core.errors import ConfigError, RetentionError
 P = ParamSpec("P")
 R = TypeVar("R")
 
-app = typer.Typer(
-    rich_markup_mode=None,
-    name="retention",
-    help="Weekly partnering nudges for managers of star performers.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
-config_app = typer.Typer(rich_markup_mode=None, help="Inspect the effective configuration.", no_args_is_help=True)
-app.add_typer(config_app, name="config")
-model_app = typer.Typer(rich_markup_mode=None, help="Train, inspect and benchmark the flight-risk model.", no_args_is_help=True)
-app.add_typer(model_app, name="model")
-outbox_app = typer.Typer(rich_markup_mode=None, help="Inspect and retry the outbox of digests.", no_args_is_help=True)
-app.add_typer(outbox_app, name="outbox")
+def command_group(help: str | None = None) -> typer.Typer:
+    """A command group: plain help text (no `<bool>` markup), its help when called bare."""
+    return typer.Typer(rich_markup_mode=None, no_args_is_help=True, help=help)
 
 console = Console()
 err_console = Console(stderr=True)
@@ -67,20 +56,6 @@ WeekOption = Annotated[str | None, typer.Option(metavar="YYYY-Www", help="Only t
 
 class _State:
     config: Path | None = None
-
-
-@app.callback()
-def _root(
-    config: Annotated[
-        Path | None,
-        typer.Option("--config", "-c", help="Config file (default: $RETENTION_CONFIG, else ./retention.toml)."),
-    ] = None,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log each stage (ids and counts only).")] = False,
-) -> None:
-    """Weekly partnering nudges for managers of star performers."""
-    _State.config = config
-    if verbose:
-        _log_our_stages()
 
 
 def _log_our_stages() -> None:

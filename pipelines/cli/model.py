@@ -10,19 +10,21 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from pipelines.cli_common import (
+from pipelines.cli.common import (
     _settings,
+    command_group,
     console,
     err_console,
     handles_errors,
-    model_app,
     model_progress,
 )
+
+app = command_group("Train, inspect and benchmark the flight-risk model.")
 
 # --- model ---------------------------------------------------------------------------------
 
 
-@model_app.command("train")
+@app.command("train")
 @handles_errors
 def model_train() -> None:
     """Train on monthly snapshots in the store, calibrate, save with a model card, print metrics."""
@@ -65,7 +67,7 @@ def _print_card(card: dict[str, Any]) -> None:
     console.print(table)
 
 
-@model_app.command("card")
+@app.command("card")
 @handles_errors
 def model_card(
     html: Annotated[bool, typer.Option("--html", help="Print the path of the HTML card instead.")] = False,
@@ -92,7 +94,7 @@ def model_card(
             console.print(table)
 
 
-@model_app.command("benchmark")
+@app.command("benchmark")
 @handles_errors
 def model_benchmark(
     file: Annotated[Path, typer.Argument(help="A flat table (.csv or .parquet), one row per person.")],

@@ -8,17 +8,20 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from pipelines.cli_common import (
+from pipelines.cli.common import (
     ConfigError,
     WeekOption,
     _plural,
     _progress,
     _settings,
-    app,
+    command_group,
     console,
     handles_errors,
-    outbox_app,
 )
+
+app = command_group()
+outbox_app = command_group("Inspect and retry the outbox of digests.")
+app.add_typer(outbox_app, name="outbox")
 
 # --- send / outbox ---------------------------------------------------------------------------
 

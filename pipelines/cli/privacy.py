@@ -10,16 +10,18 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from pipelines.cli_common import (
+from pipelines.cli.common import (
     _plural,
     _progress,
     _settings,
-    app,
+    command_group,
     console,
     handles_errors,
 )
 
-opt_out_app = typer.Typer(rich_markup_mode=None, help="People never scored, never named in a digest, not used for training.", no_args_is_help=True)
+app = command_group()
+
+opt_out_app = command_group("People never scored, never named in a digest, not used for training.")
 app.add_typer(opt_out_app, name="opt-out")
 
 ActorOption = Annotated[

@@ -10,14 +10,16 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from pipelines.cli_common import (
+from pipelines.cli.common import (
     _plural,
     _progress,
     _settings,
-    app,
+    command_group,
     console,
     handles_errors,
 )
+
+app = command_group()
 
 # --- report ---------------------------------------------------------------------------------
 
