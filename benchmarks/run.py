@@ -7,7 +7,7 @@ The org is generated once per (seed, employees, months) and cached in
 `benchmarks/results/cache/run-<seed>-<employees>-<months>/` (gitignored); so is
 the model `--score model` trains on it (training is the monthly job, not the
 weekly one, and is not timed here). Every invocation then starts from an empty
-store and times the product's own stage functions (`pipelines/weekly.py`, the
+store and times the product's own stage functions (`pipelines/weekly/`, the
 ones the Prefect tasks call) in order:
 
     ingest -> purge -> follow-through -> features -> score (risk + drivers) -> select -> render -> enqueue

@@ -205,5 +205,3 @@ SOURCES: tuple[Source, ...] = (
     PROMOTIONS,
 )
 SOURCES_BY_NAME: dict[str, Source] = {s.name: s for s in SOURCES}
-
-FILE_FORMATS: tuple[str, ...] = (".csv", ".parquet", ".jsonl")

@@ -8,7 +8,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from core.contract import EMPLOYEES, FILE_FORMATS, PERFORMANCE, Source
+from core.contract import EMPLOYEES, PERFORMANCE, Source
 from core.errors import ConfigError, IngestError
 from pipelines.connectors.base import Connector, ExportFile, Staged
 from pipelines.connectors.registry import (
@@ -17,10 +17,11 @@ from pipelines.connectors.registry import (
     for_format,
     stage_export,
 )
+from pipelines.ingest.discover import DROP_EXTENSIONS
 
 
-def test_every_drop_folder_extension_has_its_connector():
-    assert sorted(BY_EXTENSION) == sorted(FILE_FORMATS)
+def test_every_drop_folder_extension_has_its_connector_and_is_discovered():
+    assert DROP_EXTENSIONS == tuple(BY_EXTENSION) == (".csv", ".parquet", ".jsonl")
     assert {for_format(name).format for name in ("csv", "parquet", "jsonl")} == {"csv", "parquet", "jsonl"}
 
 

@@ -12,11 +12,15 @@ from pathlib import Path
 
 import duckdb
 
-from core.contract import EMPLOYEES, FILE_FORMATS, SOURCES, Source
+from core.contract import EMPLOYEES, SOURCES, Source
 from core.db import fetch_one, fetch_value
 from core.errors import IngestError
+from pipelines.connectors.registry import BY_EXTENSION
 
 RECORDED_STAT = "select size, mtime_ns from ingested_files where path = ?"
+
+# A drop folder holds whatever a connector reads by extension (the registry is the one list).
+DROP_EXTENSIONS: tuple[str, ...] = tuple(BY_EXTENSION)
 
 
 @dataclass(frozen=True)
@@ -40,10 +44,10 @@ def discover(folder: Path, conn: duckdb.DuckDBPyConnection) -> tuple[list[DropFi
     claimed: set[Path] = set()
     missing: list[str] = []
     for source in SOURCES:
-        files = [folder / f"{source.name}{ext}" for ext in FILE_FORMATS if (folder / f"{source.name}{ext}").is_file()]
+        files = [folder / f"{source.name}{ext}" for ext in DROP_EXTENSIONS if (folder / f"{source.name}{ext}").is_file()]
         sub = folder / source.name
         if sub.is_dir():
-            files += sorted(p for p in sub.iterdir() if p.is_file() and p.suffix.lower() in FILE_FORMATS)
+            files += sorted(p for p in sub.iterdir() if p.is_file() and p.suffix.lower() in DROP_EXTENSIONS)
         if source is EMPLOYEES and len(files) > 1:
             names = ", ".join(str(p.relative_to(folder)) for p in files)
             raise IngestError(f"{folder}: more than one employees file ({names}); keep exactly one")
@@ -53,7 +57,7 @@ def discover(folder: Path, conn: duckdb.DuckDBPyConnection) -> tuple[list[DropFi
             claimed.add(path.resolve())
             found.append(DropFile(source, path, path.relative_to(folder).as_posix()))
     if missing:
-        wanted = ", ".join(f"{m}{{{','.join(FILE_FORMATS)}}}" for m in missing)
+        wanted = ", ".join(f"{m}{{{','.join(DROP_EXTENSIONS)}}}" for m in missing)
         raise IngestError(f"drop folder {folder} is missing required file(s): {wanted}")
     ignored = sorted(
         p.relative_to(folder).as_posix()
