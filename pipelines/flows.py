@@ -17,6 +17,7 @@ start fast.
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections.abc import Callable
@@ -25,8 +26,6 @@ from pathlib import Path
 from typing import Any, TypeVar, cast
 
 import duckdb
-import numpy as np
-import pandas as pd
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
@@ -38,13 +37,10 @@ from core.db import few_checkpoints
 from core.errors import ConfigError, StoreLockedError
 from models.card import card_html, card_lines
 from models.dataset import TrainingSet
-from models.features import Features
 from models.persist import save
-from models.score import Scores
 from models.train import Trained
 from nudges.batches import RenderedBatch, RenderJob, render_job
 from nudges.catalog import NudgeKind
-from nudges.delivery.files import FilesReport
 from nudges.render import Identity
 from pipelines import options
 from pipelines.config import load_settings
@@ -59,13 +55,10 @@ from pipelines.training import (
 )
 from pipelines.weekly.plan import (
     WeekPlan,
-    features_stage,
-    scoring_stage,
-    selection_stage,
 )
-from pipelines.weekly.record import WeeklyReport, record_run
+from pipelines.weekly.record import WeeklyReport
 from pipelines.weekly.render import enqueue_batch, render_jobs, steady_heap
-from pipelines.weekly.run import deliver_week, finish_run, followthrough_stage, run_week
+from pipelines.weekly.run import run_week
 from pipelines.weekly.stage import StageCall, stage_log
 from pipelines.weeks import IsoWeek
 
@@ -84,39 +77,6 @@ def ingest_task(conn: duckdb.DuckDBPyConnection, settings: Settings) -> dict[str
     return {"rows_loaded": report.rows_loaded, "rows_quarantined": report.rows_quarantined}
 
 
-@task(name="follow-through", cache_policy=NO_CACHE, persist_result=False)
-def followthrough_task(
-    conn: duckdb.DuckDBPyConnection, settings: Settings, week: IsoWeek, report: WeeklyReport
-) -> None:
-    followthrough_stage(conn, settings, week, report)
-
-
-@task(name="features", cache_policy=NO_CACHE, persist_result=False)
-def features_task(
-    conn: duckdb.DuckDBPyConnection, settings: Settings, week: IsoWeek
-) -> tuple[Features, pd.DataFrame | None]:
-    return features_stage(conn, settings, week)
-
-
-@task(name="score", cache_policy=NO_CACHE, persist_result=False)
-def score_task(
-    features: Features, settings: Settings, attributes: pd.DataFrame | None
-) -> tuple[np.ndarray, Scores]:
-    return scoring_stage(features, settings, attributes)
-
-
-@task(name="select", cache_policy=NO_CACHE, persist_result=False)
-def select_task(
-    conn: duckdb.DuckDBPyConnection,
-    settings: Settings,
-    week: IsoWeek,
-    features: Features,
-    stars: np.ndarray,
-    scores: Scores,
-) -> WeekPlan:
-    return selection_stage(conn, settings, week, features, stars, scores)
-
-
 @task(name="plan-batches", cache_policy=NO_CACHE, persist_result=False)
 def batches_task(
     conn: duckdb.DuckDBPyConnection, plan: WeekPlan, settings: Settings, report: WeeklyReport
@@ -133,11 +93,6 @@ def render_task(job: RenderJob, kinds: dict[str, NudgeKind], identity: Identity,
 @task(name="enqueue", cache_policy=NO_CACHE, persist_result=False)
 def enqueue_task(conn: duckdb.DuckDBPyConnection, batch: RenderedBatch, report: WeeklyReport) -> None:
     enqueue_batch(conn, batch, report)
-
-
-@task(name="record", cache_policy=NO_CACHE, persist_result=False)
-def record_task(conn: duckdb.DuckDBPyConnection, plan: WeekPlan, report: WeeklyReport) -> None:
-    record_run(conn, plan, report)
 
 
 def render_and_enqueue_batches(
@@ -196,24 +151,6 @@ def batch_runner(settings: Settings) -> tuple[TaskRunner[Any], int]:
     return ThreadPoolTaskRunner(max_workers=2), 2
 
 
-@task(name="deliver", cache_policy=NO_CACHE, persist_result=False)
-def deliver_task(
-    conn: duckdb.DuckDBPyConnection, settings: Settings, week: IsoWeek, report: WeeklyReport
-) -> FilesReport | None:
-    return deliver_week(conn, settings, week, report)
-
-
-@task(name="report", cache_policy=NO_CACHE, persist_result=False)
-def report_task(
-    conn: duckdb.DuckDBPyConnection,
-    plan: WeekPlan,
-    settings: Settings,
-    report: WeeklyReport,
-    files: FilesReport | None,
-) -> WeeklyReport:
-    return finish_run(conn, plan, settings, report, files)
-
-
 def _quiet(value: T) -> T:
     """Pass `value` to a task without Prefect walking every element of it to track dependencies:
     for a 100k-person week that walk took 20 s. Tasks run in order here anyway."""
@@ -228,20 +165,24 @@ def _io(t: Any, settings: Settings) -> Any:
     return t.with_options(retries=settings.flows.io_retries, retry_delay_seconds=settings.flows.io_retry_delay_s)
 
 
+# run_week's stages that reach outside the store (the mail server, the outbox folder): retried.
+IO_STAGES = frozenset({"deliver"})
+
+
+@functools.cache
+def _stage_task(name: str, stage: Callable[..., Any]) -> Any:
+    """`stage` as a Prefect task named for it: made on first use from the function `run_week` calls."""
+    return task(name=name, cache_policy=NO_CACHE, persist_result=False)(stage)
+
+
 def _as_task(settings: Settings) -> StageCall:
-    """`run_week`'s stages as this flow's tasks (delivery retried as I/O), their arguments passed quietly."""
-    tasks = {
-        "follow-through": followthrough_task,
-        "features": features_task,
-        "score": score_task,
-        "select": select_task,
-        "record": record_task,
-        "deliver": _io(deliver_task, settings),
-        "report": report_task,
-    }
+    """`run_week`'s stages as this flow's tasks (I/O stages retried), their arguments passed quietly."""
 
     def call(name: str, stage: Callable[..., Any], *args: Any) -> Any:
-        return tasks[name](*(_quiet(a) for a in args))
+        stage_task = _stage_task(name, stage)
+        if name in IO_STAGES:
+            stage_task = _io(stage_task, settings)
+        return stage_task(*(_quiet(a) for a in args))
 
     return call
 
