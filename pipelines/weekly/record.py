@@ -30,12 +30,10 @@ from models.score import Scores
 from models.stars import flagged
 from nudges.delivery.files import FilesReport
 from nudges.select import Selection
-from pipelines import options
 from pipelines.followthrough import (
     record_assignments,
     record_controls,
 )
-from pipelines.settings import Settings
 from pipelines.weekly.plan import WeekPlan
 from pipelines.weekly.queries import current_managers
 from pipelines.weeks import IsoWeek
@@ -183,21 +181,14 @@ def fail_run(conn: duckdb.DuckDBPyConnection, report: WeeklyReport) -> None:
     conn.execute("update runs set status = 'failed', finished_at = ? where run_id = ?", [utcnow(), report.run_id])
 
 def summarise(
-    conn: duckdb.DuckDBPyConnection,
-    report: WeeklyReport,
-    features: Features,
-    scores: Scores,
-    stars: np.ndarray,
-    selection: Selection,
-    settings: Settings,
-    files: FilesReport | None,
+    conn: duckdb.DuckDBPyConnection, report: WeeklyReport, plan: WeekPlan, files: FilesReport | None
 ) -> None:
-    report.score_method = scores.method
-    report.controls = len(selection.controls)
-    report.people = len(features)
-    report.stars = int(stars.sum())
-    report.stars_flagged = int(flagged(stars, scores.risk, options.threshold(settings, scores.method)).sum())
-    report.score_note = scores.note
+    """The run's counts: the plan's (the same `week_stats` the store keeps) and what the store now holds."""
+    stats = week_stats(plan.features, plan.scores, plan.stars, plan.threshold)
+    report.score_method = stats.method
+    report.controls = len(plan.selection.controls)
+    report.people, report.stars, report.stars_flagged = stats.people, stats.stars, stats.flagged
+    report.score_note = plan.scores.note
     row = fetch_one(
         conn,
         "select count(*), coalesce(sum(nudge_count), 0) from outbox where week = ? and nudge_count > 0",
@@ -206,7 +197,7 @@ def summarise(
     report.managers_emailed, report.nudges = (int(row[0]), int(row[1])) if row else (0, 0)
     by_kind = conn.execute("select kind, count(*) from nudges where week = ? group by 1 order by 1", [report.week])
     report.nudges_by_kind = {k: int(n) for k, n in by_kind.fetchall()}
-    report.skipped = dict(Counter(d.reason for d in selection.decisions if d.outcome == "skipped"))
+    report.skipped = dict(Counter(d.reason for d in plan.selection.decisions if d.outcome == "skipped"))
     report.quarantined_rows = int(fetch_value(conn, "select count(*) from quarantine") or 0)
     report.empty_sources = [
         s.name for s in SOURCES if s.required and not fetch_value(conn, f"select exists (select 1 from {s.name})")

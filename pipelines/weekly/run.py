@@ -95,7 +95,7 @@ def finish_run(
     files: FilesReport | None,
 ) -> WeeklyReport:
     """Counts, the HR summary, and the run marked completed."""
-    summarise(conn, report, plan.features, plan.scores, plan.stars, plan.selection, settings, files)
+    summarise(conn, report, plan, files)
     report.hr_summary = str(write_report(conn, plan, settings).html_path)
     conn.execute(
         "update runs set status = 'completed', finished_at = ?, summary = ? where run_id = ?",
